@@ -1,0 +1,129 @@
+# berth: `make` builds build/bin/berth, build/bin/berthd and the drivers;
+# `make check` installs what the tests need (as root), builds and runs every test.
+# `make check SANITIZE=1` does the same under AddressSanitizer + UBSan.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+SANITIZE ?= 0
+VERSION := 0.1.0
+
+CC ?= cc
+BUILD := build
+MODE := $(if $(filter 1,$(SANITIZE)),san,std)
+OBJ := $(BUILD)/obj-$(MODE)
+BIN := $(BUILD)/bin
+DRVDIR := $(BUILD)/lib/berth/drivers
+
+GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+CPPFLAGS += -D_GNU_SOURCE -Icore/include -I. -DBERTH_VERSION='"$(VERSION)"' \
+	-DBERTH_GIT_COMMIT='"$(GIT_COMMIT)"'
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -fPIC -pthread
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ifeq ($(MODE),san)
+CFLAGS += $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+endif
+LDFLAGS += -pthread
+
+LIBS_BERTH := -ljansson -lcrypto -lssl -lcurl -lssh2 -ldl
+LIBS_BERTHD := -ljansson -lssl -lcrypto -lhttp_parser
+LIBS_TEST := -lcmocka
+
+COMMON_SRC := $(wildcard core/common/*.c)
+CERTS_SRC := $(wildcard certs/*.c)
+LIB_SRC := $(wildcard core/lib/*.c)
+CLI_SRC := $(wildcard core/cli/*.c)
+AGENT_MAIN := runtime-agent/main.c
+AGENT_SRC := $(filter-out $(AGENT_MAIN),$(shell find runtime-agent -name '*.c' | sort))
+DRIVERS := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard drivers/*/*.c)))))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+objs = $(patsubst %.c,$(OBJ)/%.o,$(1))
+
+LIBCOMMON := $(OBJ)/libcommon.a
+LIBCERTS := $(OBJ)/libcerts.a
+LIBBERTH := $(OBJ)/libberth.a
+LIBAGENT := $(OBJ)/libberthd.a
+MODESTAMP := $(BUILD)/.mode-stamp
+
+.PHONY: all check unit integration deps demo install uninstall clean fuzz bench format
+all: $(BIN)/berth $(BIN)/berthd $(patsubst %,$(DRVDIR)/%.so,$(DRIVERS))
+
+# Relink whenever SANITIZE flips, since binaries share one output directory.
+$(MODESTAMP): FORCE
+	@mkdir -p $(BUILD)
+	@if [ "$$(cat $@ 2>/dev/null)" != "$(MODE)" ]; then echo $(MODE) > $@; fi
+FORCE:
+
+$(OBJ)/%.o: %.c $(MODESTAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBCOMMON): $(call objs,$(COMMON_SRC))
+$(LIBCERTS): $(call objs,$(CERTS_SRC))
+$(LIBBERTH): $(call objs,$(LIB_SRC))
+$(LIBAGENT): $(call objs,$(AGENT_SRC))
+$(OBJ)/%.a:
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/berth: $(call objs,$(CLI_SRC)) $(LIBBERTH) $(LIBCERTS) $(LIBCOMMON) $(MODESTAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LIBS_BERTH)
+
+$(BIN)/berthd: $(call objs,$(AGENT_MAIN)) $(LIBAGENT) $(LIBCOMMON) $(MODESTAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LIBS_BERTHD)
+
+.SECONDEXPANSION:
+$(DRVDIR)/%.so: $$(call objs,$$(wildcard drivers/%/*.c)) $(LIBCOMMON) $(MODESTAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -o $@ $(filter %.o %.a,$^) -ljansson -lcurl
+
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(LIBBERTH) $(LIBAGENT) $(LIBCERTS) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LIBS_BERTH) $(LIBS_BERTHD) $(LIBS_TEST)
+
+# Test-only drivers that must fail to load (wrong ABI, no descriptor).
+TESTDRV := $(BUILD)/tests/drivers
+$(TESTDRV)/%.so: tests/drivers/%.c $(MODESTAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -shared $(LDFLAGS) -o $@ $<
+TESTDRV_SO := $(patsubst tests/drivers/%.c,$(TESTDRV)/%.so,$(wildcard tests/drivers/*.c))
+
+deps:
+	@tests/deps.sh check
+
+check: deps
+	$(MAKE) all $(UNIT_BIN) $(TESTDRV_SO)
+	tests/run.sh
+
+demo:
+	@tests/deps.sh demo
+	$(MAKE) all
+	tests/demo.sh
+
+fuzz:
+	@echo "fuzz targets arrive with the HTTP server (see issue 3)"; exit 1
+
+bench:
+	@echo "benchmarks arrive with the engine and drivers"; exit 1
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/berth/drivers
+	install -m 0755 $(BIN)/berth $(BIN)/berthd $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(DRVDIR)/*.so $(DESTDIR)$(PREFIX)/lib/berth/drivers/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/berth $(DESTDIR)$(PREFIX)/bin/berthd
+	rm -rf $(DESTDIR)$(PREFIX)/lib/berth
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

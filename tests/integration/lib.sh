@@ -1,0 +1,67 @@
+# Shared helpers for integration tests. Source it; each test gets its own
+# temp dir ($T) that is removed, with every process started via bg, on exit.
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BERTH="$TOP/build/bin/berth"
+BERTHD="$TOP/build/bin/berthd"
+T=$(mktemp -d "${TMPDIR:-/tmp}/berth-test.XXXXXX")
+export BERTH_STORAGE_PATH="$T/store"
+export BERTH_DRIVER_PATH="$TOP/build/lib/berth/drivers"
+_bg_pids=()
+
+_cleanup() {
+    local rc=$?
+    for p in "${_bg_pids[@]:-}"; do
+        [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+    done
+    rm -rf "$T"
+    exit $rc
+}
+trap _cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# bg CMD...: start CMD in the background, killed at exit; its pid is in $BG_PID.
+bg() {
+    "$@" &
+    BG_PID=$!
+    _bg_pids+=("$BG_PID")
+}
+
+# wait_for SECONDS DESCRIPTION CMD...: poll CMD every 50 ms until it succeeds.
+wait_for() {
+    local secs=$1 what=$2
+    shift 2
+    local deadline=$((SECONDS + secs))
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] || fail "timed out after ${secs}s waiting for $what"
+        sleep 0.05
+    done
+}
+
+assert_eq() {
+    [ "$1" == "$2" ] || fail "${3:-values differ}: expected [$2], got [$1]"
+}
+
+assert_contains() {
+    case "$1" in
+    *"$2"*) ;;
+    *) fail "${3:-missing text}: [$2] not in [$1]" ;;
+    esac
+}
+
+# expect_fail CMD...: CMD must exit non-zero; its stderr is left in $ERR.
+expect_fail() {
+    if ERR=$("$@" 2>&1 >/dev/null); then
+        fail "expected failure: $*"
+    fi
+}
+
+# free_port: a TCP port on 127.0.0.1 nothing listens on right now.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
