@@ -80,7 +80,7 @@ static int run_env(struct cli *c, int argc, char **argv, berr_t *err)
         e.host = url;
         e.cert_path = h->m.machine_dir;
         e.machine_name = h->name;
-        if (want_no_proxy) {
+        if (want_no_proxy && h->m.ip_address != NULL) {
             const char *lower = getenv("no_proxy");
             e.no_proxy_var = lower && *lower ? "no_proxy" : "NO_PROXY";
             no_proxy = shellenv_no_proxy_add(getenv(e.no_proxy_var), h->m.ip_address);

@@ -61,10 +61,12 @@ void *xcalloc(size_t n, size_t size)
 char *path_join(const char *a, const char *b)
 {
     size_t la = strlen(a);
-    while (la > 1 && a[la - 1] == '/')
+    while (la > 0 && a[la - 1] == '/')
         la--;
     while (*b == '/')
         b++;
+    if (la == 0 && *a == '/')
+        return xasprintf("/%s", b);
     return xasprintf("%.*s/%s", (int)la, a, b);
 }
 
@@ -80,8 +82,13 @@ int mkdir_p(const char *path, mode_t mode, berr_t *err)
             continue;
         char saved = *p;
         *p = '\0';
-        if (*copy != '\0' && mkdir(copy, mode) < 0 && errno != EEXIST)
-            return berr_set(err, errno, "create directory %s", copy);
+        if (*copy != '\0' && mkdir(copy, mode) < 0) {
+            struct stat st;
+            if (errno != EEXIST)
+                return berr_set(err, errno, "create directory %s", path);
+            if (stat(copy, &st) < 0 || !S_ISDIR(st.st_mode))
+                return berr_set(err, 0, "create directory %s: %s is not a directory", path, copy);
+        }
         *p = saved;
         if (saved == '\0')
             break;

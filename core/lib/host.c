@@ -115,8 +115,11 @@ int host_load(const struct berth_store *s, const char *name, struct berth_host *
         return berr_set(err, 0, "machine %s: read %s: line %d: %s", name, path, jerr.line,
                         jerr.text);
     const char *driver = json_string_value(json_object_get(root, "DriverName"));
-    if (host_new(s, name, driver ? driver : "", &h, err) < 0 ||
-        host_from_json(h, root, path, err) < 0) {
+    if (host_new(s, name, driver ? driver : "", &h, err) < 0) {
+        json_decref(root);
+        return -1; /* host_new names the machine already */
+    }
+    if (host_from_json(h, root, path, err) < 0) {
         json_decref(root);
         host_free(h);
         return berr_prefix(err, "machine %s", name);

@@ -86,9 +86,16 @@ int shellenv_render(const char *shell, bool unset, const struct shell_env *e, co
 
 char *shellenv_no_proxy_add(const char *list, const char *ip)
 {
+    size_t n = strlen(ip);
+
     if (list == NULL || *list == '\0')
         return xstrdup(ip);
-    if (strstr(list, ip) != NULL)
-        return xstrdup(list);
+    /* Compare whole entries: 10.0.0.5 is not in "10.0.0.50". */
+    for (const char *p = list; p != NULL; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+        while (*p == ' ')
+            p++;
+        if (strncmp(p, ip, n) == 0 && (p[n] == ',' || p[n] == '\0' || p[n] == ' '))
+            return xstrdup(list);
+    }
     return xasprintf("%s,%s", list, ip);
 }

@@ -131,9 +131,30 @@ void store_free_list(char **names, size_t n)
     free(names);
 }
 
+/* Remove temp files that a writer killed mid-write left in DIR. Only called
+ * with the lock that every writer of DIR holds, so none is in progress. */
+static void sweep_temp_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+
+    if (d == NULL)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        if (strstr(de->d_name, ".tmp.") != NULL)
+            unlinkat(dirfd(d), de->d_name, 0);
+    }
+    closedir(d);
+}
+
 int store_lock(const struct berth_store *s, const char *name, berr_t *err)
 {
     _cleanup_free_ char *file = xasprintf("%s.lock", name);
     _cleanup_free_ char *path = path_join(s->locks_dir, file);
-    return lock_path(path, err);
+    _cleanup_free_ char *dir = store_machine_dir(s, name);
+    int fd = lock_path(path, err);
+
+    if (fd >= 0)
+        sweep_temp_files(dir);
+    return fd;
 }
