@@ -12,8 +12,11 @@ _bg_pids=()
 
 _cleanup() {
     local rc=$?
+    set +e
     for p in "${_bg_pids[@]:-}"; do
-        [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+        [ -n "$p" ] || continue
+        kill "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
     done
     rm -rf "$T"
     exit $rc

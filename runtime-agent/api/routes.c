@@ -1,0 +1,24 @@
+#include "runtime-agent/api/api.h"
+
+#define HEADER_LINES                                                                               \
+    "Api-Version: " API_VERSION_MAX_STR "\r\n"                                                     \
+    "Ostype: linux\r\n"                                                                            \
+    "Server: berthd/" BERTH_VERSION " (linux)\r\n"                                                 \
+    "Docker-Experimental: false\r\n"
+
+const char *api_common_headers(void)
+{
+    return HEADER_LINES;
+}
+
+void api_register(struct router *r)
+{
+    router_add(r, api_system_routes, api_system_routes_len);
+}
+
+struct router *api_router_new(void)
+{
+    struct router *r = router_new(API_VERSION_MIN, API_VERSION_MAX);
+    api_register(r);
+    return r;
+}

@@ -1,0 +1,359 @@
+#include "runtime-agent/config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "berth/util.h"
+#include "runtime-agent/http/listen.h"
+#include "runtime-agent/log.h"
+
+enum {
+    OPT_TLS = 256,
+    OPT_TLSVERIFY,
+    OPT_CACERT,
+    OPT_CERT,
+    OPT_KEY,
+    OPT_DATA_ROOT,
+    OPT_EXEC_ROOT,
+    OPT_PIDFILE,
+    OPT_CONFIG_FILE,
+    OPT_INSECURE_TCP
+};
+
+static const struct option options[] = {
+    {"host", required_argument, NULL, 'H'},
+    {"tls", optional_argument, NULL, OPT_TLS},
+    {"tlsverify", optional_argument, NULL, OPT_TLSVERIFY},
+    {"tlscacert", required_argument, NULL, OPT_CACERT},
+    {"tlscert", required_argument, NULL, OPT_CERT},
+    {"tlskey", required_argument, NULL, OPT_KEY},
+    {"data-root", required_argument, NULL, OPT_DATA_ROOT},
+    {"exec-root", required_argument, NULL, OPT_EXEC_ROOT},
+    {"pidfile", required_argument, NULL, OPT_PIDFILE},
+    {"log-level", required_argument, NULL, 'l'},
+    {"debug", no_argument, NULL, 'D'},
+    {"config-file", required_argument, NULL, OPT_CONFIG_FILE},
+    {"insecure-tcp", no_argument, NULL, OPT_INSECURE_TCP},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+const char *config_usage(void)
+{
+    return "Usage: berthd daemon [OPTIONS]\n"
+           "\n"
+           "Options:\n"
+           "  -H, --host ADDR         listen on unix://PATH or tcp://HOST:PORT (repeatable;\n"
+           "                          default unix://" LISTEN_DEFAULT_UNIX ")\n"
+           "      --tls               use TLS on tcp:// addresses\n"
+           "      --tlsverify         use TLS and require client certificates signed by "
+           "--tlscacert\n"
+           "      --tlscacert FILE    CA for client certificates (" CONFIG_DEFAULT_TLS_DIR
+           "/ca.pem)\n"
+           "      --tlscert FILE      server certificate (" CONFIG_DEFAULT_TLS_DIR "/cert.pem)\n"
+           "      --tlskey FILE       server key (" CONFIG_DEFAULT_TLS_DIR "/key.pem)\n"
+           "      --insecure-tcp      allow tcp:// without --tlsverify (anyone reaching it is "
+           "root)\n"
+           "      --data-root DIR     persistent state (" CONFIG_DEFAULT_DATA_ROOT ")\n"
+           "      --exec-root DIR     runtime state (" CONFIG_DEFAULT_EXEC_ROOT ")\n"
+           "      --pidfile FILE      pid file (EXEC_ROOT/berthd.pid)\n"
+           "  -l, --log-level LEVEL   debug, info, warn, error or fatal (info)\n"
+           "  -D, --debug             same as --log-level debug\n"
+           "      --config-file FILE  daemon.json settings (" CONFIG_DEFAULT_FILE ")\n";
+}
+
+static void set_str(char **field, const char *value)
+{
+    free(*field);
+    *field = xstrdup(value);
+}
+
+static void add_host(struct daemon_config *c, const char *host)
+{
+    char **h = realloc(c->hosts, (c->n_hosts + 1) * sizeof(*h));
+    if (h == NULL)
+        abort();
+    c->hosts = h;
+    c->hosts[c->n_hosts++] = xstrdup(host);
+}
+
+/* "--tlsverify" alone is true; "--tlsverify=false" is accepted as dockerd does. */
+static int parse_flag_bool(const char *name, const char *arg, bool *out, berr_t *err)
+{
+    if (arg == NULL || strcmp(arg, "true") == 0 || strcmp(arg, "1") == 0)
+        *out = true;
+    else if (strcmp(arg, "false") == 0 || strcmp(arg, "0") == 0)
+        *out = false;
+    else
+        return berr_set(err, 0, "--%s: expected true or false, got \"%s\"", name, arg);
+    return 0;
+}
+
+static int set_log_level(struct daemon_config *c, const char *name, berr_t *err)
+{
+    int level = log_level_parse(name);
+    if (level < 0)
+        return berr_set(err, 0, "log level \"%s\": use debug, info, warn, error or fatal", name);
+    c->log_level = level;
+    return 0;
+}
+
+/* Apply one parsed option. */
+static int apply_opt(struct daemon_config *c, int opt, const char *arg, berr_t *err)
+{
+    switch (opt) {
+    case 'H':
+        add_host(c, arg);
+        c->set |= CFG_HOSTS;
+        return 0;
+    case OPT_TLS:
+        c->set |= CFG_TLS;
+        return parse_flag_bool("tls", arg, &c->tls, err);
+    case OPT_TLSVERIFY:
+        c->set |= CFG_TLSVERIFY;
+        return parse_flag_bool("tlsverify", arg, &c->tlsverify, err);
+    case OPT_CACERT:
+        c->set |= CFG_TLSCACERT;
+        set_str(&c->tlscacert, arg);
+        return 0;
+    case OPT_CERT:
+        c->set |= CFG_TLSCERT;
+        set_str(&c->tlscert, arg);
+        return 0;
+    case OPT_KEY:
+        c->set |= CFG_TLSKEY;
+        set_str(&c->tlskey, arg);
+        return 0;
+    case OPT_DATA_ROOT:
+        c->set |= CFG_DATA_ROOT;
+        set_str(&c->data_root, arg);
+        return 0;
+    case OPT_EXEC_ROOT:
+        c->set |= CFG_EXEC_ROOT;
+        set_str(&c->exec_root, arg);
+        return 0;
+    case OPT_PIDFILE:
+        c->set |= CFG_PIDFILE;
+        set_str(&c->pidfile, arg);
+        return 0;
+    case 'l':
+        c->set |= CFG_LOG_LEVEL;
+        return set_log_level(c, arg, err);
+    case 'D':
+        c->set |= CFG_LOG_LEVEL;
+        c->log_level = LOG_LEVEL_DEBUG;
+        return 0;
+    case OPT_CONFIG_FILE:
+        c->set |= CFG_CONFIG_FILE;
+        set_str(&c->config_file, arg);
+        return 0;
+    case OPT_INSECURE_TCP:
+        c->insecure_tcp = true;
+        return 0;
+    case 'h':
+        c->help = true;
+        return 0;
+    default:
+        return berr_set(err, 0, "invalid option (see berthd daemon --help)");
+    }
+}
+
+int config_parse_args(struct daemon_config *c, int argc, char **argv, berr_t *err)
+{
+    int opt;
+
+    c->log_level = LOG_LEVEL_INFO;
+    optind = 0; /* glibc: full reset, so parsing can run more than once (tests) */
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "H:l:Dh", options, NULL)) != -1) {
+        if (opt == '?' || opt == ':')
+            return berr_set(err, 0, "invalid or incomplete option \"%s\" (see --help)",
+                            argv[optind - 1]);
+        if (apply_opt(c, opt, optarg, err) < 0)
+            return -1;
+    }
+    if (optind < argc)
+        return berr_set(err, 0, "unexpected argument \"%s\" (see --help)", argv[optind]);
+    return 0;
+}
+
+/* Settings with a string value in daemon.json. */
+static const struct {
+    const char *key;
+    enum config_field field;
+    size_t offset;
+} string_keys[] = {
+    {"tlscacert", CFG_TLSCACERT, offsetof(struct daemon_config, tlscacert)},
+    {"tlscert", CFG_TLSCERT, offsetof(struct daemon_config, tlscert)},
+    {"tlskey", CFG_TLSKEY, offsetof(struct daemon_config, tlskey)},
+    {"data-root", CFG_DATA_ROOT, offsetof(struct daemon_config, data_root)},
+    {"exec-root", CFG_EXEC_ROOT, offsetof(struct daemon_config, exec_root)},
+    {"pidfile", CFG_PIDFILE, offsetof(struct daemon_config, pidfile)},
+};
+
+static int file_hosts(struct daemon_config *c, json_t *v, const char *path, berr_t *err)
+{
+    size_t i;
+    json_t *h;
+    bool ok = json_is_array(v);
+
+    json_array_foreach(v, i, h)
+    {
+        ok = ok && json_is_string(h);
+    }
+    if (!ok)
+        return berr_set(err, 0, "config file %s: \"hosts\" must be an array of strings", path);
+    if (c->set & CFG_HOSTS)
+        return 0;
+    json_array_foreach(v, i, h)
+    {
+        add_host(c, json_string_value(h));
+    }
+    return 0;
+}
+
+static int file_bool(struct daemon_config *c, const char *key, json_t *v, enum config_field f,
+                     bool *field, const char *path, berr_t *err)
+{
+    if (!json_is_boolean(v))
+        return berr_set(err, 0, "config file %s: \"%s\" must be true or false", path, key);
+    if (!(c->set & f))
+        *field = json_is_true(v);
+    return 0;
+}
+
+/* Apply one daemon.json key. */
+static int file_key(struct daemon_config *c, const char *key, json_t *v, const char *path,
+                    berr_t *err)
+{
+    bool debug = false;
+
+    if (strcmp(key, "hosts") == 0)
+        return file_hosts(c, v, path, err);
+    if (strcmp(key, "tls") == 0)
+        return file_bool(c, key, v, CFG_TLS, &c->tls, path, err);
+    if (strcmp(key, "tlsverify") == 0)
+        return file_bool(c, key, v, CFG_TLSVERIFY, &c->tlsverify, path, err);
+    if (strcmp(key, "debug") == 0) {
+        if (file_bool(c, key, v, CFG_LOG_LEVEL, &debug, path, err) < 0)
+            return -1;
+        if (debug && !(c->set & CFG_LOG_LEVEL))
+            c->log_level = LOG_LEVEL_DEBUG;
+        return 0;
+    }
+    if (strcmp(key, "log-level") == 0) {
+        if (!json_is_string(v))
+            return berr_set(err, 0, "config file %s: \"log-level\" must be a string", path);
+        if (c->set & CFG_LOG_LEVEL)
+            return 0;
+        return set_log_level(c, json_string_value(v), err) < 0
+                   ? berr_prefix(err, "config file %s", path)
+                   : 0;
+    }
+    for (size_t i = 0; i < sizeof(string_keys) / sizeof(string_keys[0]); i++) {
+        if (strcmp(key, string_keys[i].key) != 0)
+            continue;
+        if (!json_is_string(v))
+            return berr_set(err, 0, "config file %s: \"%s\" must be a string", path, key);
+        if (!(c->set & string_keys[i].field))
+            set_str((char **)((char *)c + string_keys[i].offset), json_string_value(v));
+        return 0;
+    }
+    /* Keys of dockerd features berthd does not have yet are not fatal. */
+    log_warn("config file %s: ignoring unknown setting \"%s\"", path, key);
+    return 0;
+}
+
+int config_load_file(struct daemon_config *c, berr_t *err)
+{
+    const char *path = c->config_file ? c->config_file : CONFIG_DEFAULT_FILE;
+    json_error_t jerr;
+    const char *key;
+    json_t *v;
+
+    if (!file_exists(path)) {
+        if (c->set & CFG_CONFIG_FILE)
+            return berr_set(err, ENOENT, "config file %s", path);
+        return 0;
+    }
+    json_t *root = json_load_file(path, 0, &jerr);
+    if (root == NULL)
+        return berr_set(err, 0, "config file %s: line %d: %s", path, jerr.line, jerr.text);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return berr_set(err, 0, "config file %s: must hold a JSON object", path);
+    }
+    json_object_foreach(root, key, v)
+    {
+        if (file_key(c, key, v, path, err) < 0) {
+            json_decref(root);
+            return -1;
+        }
+    }
+    json_decref(root);
+    return 0;
+}
+
+bool config_host_is_tcp(const char *host)
+{
+    return strncmp(host, "tcp://", 6) == 0;
+}
+
+/* Check every address; tcp without client verification needs the explicit opt-in. */
+static int check_hosts(struct daemon_config *c, berr_t *err)
+{
+    for (size_t i = 0; i < c->n_hosts; i++) {
+        struct listen_addr a;
+        if (listen_parse(c->hosts[i], c->tls, &a, err) < 0)
+            return -1;
+        bool tcp = a.kind == LISTEN_TCP;
+        listen_addr_free(&a);
+        if (tcp && !c->tlsverify && !c->insecure_tcp)
+            return berr_set(err, 0,
+                            "refusing to listen on %s without --tlsverify: anyone who can "
+                            "reach it gets root on this host. Use --tlsverify with "
+                            "--tlscacert/--tlscert/--tlskey, or pass --insecure-tcp to accept "
+                            "the risk",
+                            c->hosts[i]);
+    }
+    return 0;
+}
+
+int config_finish(struct daemon_config *c, berr_t *err)
+{
+    if (c->n_hosts == 0)
+        add_host(c, "unix://" LISTEN_DEFAULT_UNIX);
+    if (c->data_root == NULL)
+        c->data_root = xstrdup(CONFIG_DEFAULT_DATA_ROOT);
+    if (c->exec_root == NULL)
+        c->exec_root = xstrdup(CONFIG_DEFAULT_EXEC_ROOT);
+    if (c->pidfile == NULL)
+        c->pidfile = path_join(c->exec_root, "berthd.pid");
+    if (c->tlsverify)
+        c->tls = true;
+    if (c->tlscacert == NULL)
+        c->tlscacert = xstrdup(CONFIG_DEFAULT_TLS_DIR "/ca.pem");
+    if (c->tlscert == NULL)
+        c->tlscert = xstrdup(CONFIG_DEFAULT_TLS_DIR "/cert.pem");
+    if (c->tlskey == NULL)
+        c->tlskey = xstrdup(CONFIG_DEFAULT_TLS_DIR "/key.pem");
+    return check_hosts(c, err);
+}
+
+void config_free(struct daemon_config *c)
+{
+    for (size_t i = 0; i < c->n_hosts; i++)
+        free(c->hosts[i]);
+    free(c->hosts);
+    free(c->tlscacert);
+    free(c->tlscert);
+    free(c->tlskey);
+    free(c->data_root);
+    free(c->exec_root);
+    free(c->pidfile);
+    free(c->config_file);
+    memset(c, 0, sizeof(*c));
+}

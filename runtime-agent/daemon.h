@@ -1,0 +1,39 @@
+/* The daemon-wide context: what every API handler can reach through
+ * api_daemon(req). Later subsystems (image store, containers, networks,
+ * volumes) hang their state here. */
+#ifndef BERTHD_DAEMON_H
+#define BERTHD_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "berth/error.h"
+
+struct daemon {
+    char *data_root; /* persistent state (images, containers, volumes) */
+    char *exec_root; /* runtime state, gone at reboot */
+    char *id;        /* engine ID, stable per data-root */
+    bool debug;      /* log level debug, reported by /info */
+    char **warnings; /* shown by `docker info` */
+    size_t n_warnings;
+};
+
+/* Object counts for /info. One place, so the container and image stores fill them in here. */
+struct engine_counts {
+    long containers, running, paused, stopped;
+    long images;
+};
+
+/* Create DATA_ROOT and EXEC_ROOT and load (or create) the engine ID. */
+int daemon_init(struct daemon *d, const char *data_root, const char *exec_root, berr_t *err);
+
+/* Add a line to the warnings `docker info` prints (at startup, before serving). */
+void daemon_add_warning(struct daemon *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Current object counts. */
+void daemon_counts(struct daemon *d, struct engine_counts *out);
+
+void daemon_free(struct daemon *d);
+
+#endif
