@@ -18,7 +18,7 @@ run() {
         tail -n 40 "build/tests/log/$name.log" | sed 's/^/    /'
     fi
 }
-mkdir -p build/tests/log
+mkdir -p build/tests/log/unit build/tests/log/integration
 for t in build/tests/test_*; do
     [ -x "$t" ] && run "unit/$(basename "$t")" "$t"
 done
