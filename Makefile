@@ -5,11 +5,13 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 SANITIZE ?= 0
+FUZZ ?= 0
+FUZZ_SECONDS ?= 60
 VERSION := 0.1.0
 
 CC ?= cc
 BUILD := build
-MODE := $(if $(filter 1,$(SANITIZE)),san,std)
+MODE := $(if $(filter 1,$(FUZZ)),fuzz,$(if $(filter 1,$(SANITIZE)),san,std))
 OBJ := $(BUILD)/obj-$(MODE)
 BIN := $(BUILD)/bin
 DRVDIR := $(BUILD)/lib/berth/drivers
@@ -24,10 +26,14 @@ ifeq ($(MODE),san)
 CFLAGS += $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
 endif
+ifeq ($(MODE),fuzz)
+CC := clang
+CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+endif
 LDFLAGS += -pthread
 
 LIBS_BERTH := -ljansson -lcrypto -lssl -lcurl -lssh2 -ldl
-LIBS_BERTHD := -ljansson -lssl -lcrypto -lhttp_parser
+LIBS_BERTHD := -ljansson -lssl -lcrypto -lhttp_parser -larchive
 LIBS_TEST := -lcmocka
 
 COMMON_SRC := $(wildcard core/common/*.c)
@@ -48,7 +54,7 @@ LIBBERTH := $(OBJ)/libberth.a
 LIBAGENT := $(OBJ)/libberthd.a
 MODESTAMP := $(BUILD)/.mode-stamp
 
-.PHONY: all check unit integration deps demo install uninstall clean fuzz bench format
+.PHONY: all check unit integration deps demo install uninstall clean fuzz fuzz-build bench format
 all: $(BIN)/berth $(BIN)/berthd $(patsubst %,$(DRVDIR)/%.so,$(DRIVERS))
 
 # Relink whenever SANITIZE flips, since binaries share one output directory.
@@ -105,8 +111,20 @@ demo:
 	$(MAKE) all
 	tests/demo.sh
 
+# libFuzzer targets for every parser that takes outside input, each run for FUZZ_SECONDS.
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+$(BUILD)/fuzz/%: $(OBJ)/tests/fuzz/%.o $(LIBAGENT) $(LIBBERTH) $(LIBCERTS) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.o %.a,$^) $(LIBS_BERTH) \
+		$(LIBS_BERTHD) -pthread
+
 fuzz:
-	@echo "fuzz targets arrive with the HTTP server (see issue 3)"; exit 1
+	@tests/deps.sh fuzz
+	$(MAKE) FUZZ=1 fuzz-build
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+fuzz-build: $(FUZZ_BIN)
 
 bench:
 	@echo "benchmarks arrive with the engine and drivers"; exit 1

@@ -8,11 +8,13 @@ build_pkgs="build-essential pkg-config libjansson-dev libssl-dev libcurl4-openss
 check_pkgs="libcmocka-dev python3 python3-docker docker-compose curl procps iproute2
  busybox-static util-linux"
 demo_pkgs="busybox-static"
+fuzz_pkgs="clang libclang-rt-14-dev"
 case "$purpose" in
 build) want="$build_pkgs" ;;
 check) want="$build_pkgs $check_pkgs" ;;
 demo) want="$build_pkgs $demo_pkgs" ;;
-*) echo "usage: $0 build|check|demo" >&2; exit 2 ;;
+fuzz) want="$build_pkgs $fuzz_pkgs" ;;
+*) echo "usage: $0 build|check|demo|fuzz" >&2; exit 2 ;;
 esac
 missing=()
 for p in $want; do
