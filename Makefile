@@ -33,7 +33,7 @@ endif
 LDFLAGS += -pthread
 
 LIBS_BERTH := -ljansson -lcrypto -lssl -lcurl -lssh2 -ldl
-LIBS_BERTHD := -ljansson -lssl -lcrypto -lhttp_parser -larchive
+LIBS_BERTHD := -ljansson -lssl -lcrypto -lhttp_parser -larchive -lseccomp
 LIBS_TEST := -lcmocka
 
 COMMON_SRC := $(wildcard core/common/*.c)

@@ -8,6 +8,7 @@
 #include <sys/random.h>
 
 #include "berth/util.h"
+#include "runtime-agent/image/store.h"
 
 #define ENGINE_ID_FILE "engine-id"
 
@@ -53,6 +54,35 @@ static int load_id(struct daemon *d, berr_t *err)
     return 0;
 }
 
+/* image_use_fn for rmi: whether a container (running or not) uses image ID. */
+static enum image_use images_in_use(void *ctx, const char *id, char **container)
+{
+    struct daemon *d = ctx;
+    struct container **v;
+    size_t n;
+    enum image_use use = IMAGE_UNUSED;
+    char *found = NULL;
+
+    ctr_list(&d->containers.store, &v, &n);
+    pthread_mutex_lock(&d->containers.store.lock);
+    for (size_t i = 0; i < n && use != IMAGE_USED_RUNNING; i++) {
+        if (v[i]->image_id == NULL || strcmp(v[i]->image_id, id) != 0)
+            continue;
+        bool running = v[i]->status == CTR_RUNNING || v[i]->status == CTR_PAUSED ||
+                       v[i]->status == CTR_RESTARTING;
+        if (running || use == IMAGE_UNUSED) {
+            free(found);
+            found = xstrdup(v[i]->id);
+            use = running ? IMAGE_USED_RUNNING : IMAGE_USED_STOPPED;
+        }
+    }
+    pthread_mutex_unlock(&d->containers.store.lock);
+    ctr_list_free(&d->containers.store, v, n);
+    if (found)
+        *container = found;
+    return use;
+}
+
 int daemon_init(struct daemon *d, const char *data_root, const char *exec_root, berr_t *err)
 {
     memset(d, 0, sizeof(*d));
@@ -63,8 +93,20 @@ int daemon_init(struct daemon *d, const char *data_root, const char *exec_root, 
         return berr_prefix(err, "data root");
     if (mkdir_p(exec_root, 0711, err) < 0)
         return berr_prefix(err, "exec root");
-    return load_id(d, err);
+    if (load_id(d, err) < 0)
+        return -1;
+    _cleanup_free_ char *images = path_join(data_root, "image");
+    if (image_store_open(images, &d->images, err) < 0)
+        return -1;
+    d->images_in_use = images_in_use;
+    return containers_open(&d->containers, data_root, exec_root, d->images, err);
 }
+
+struct containers *daemon_containers(struct daemon *d)
+{
+    return &d->containers;
+}
+
 
 void daemon_add_warning(struct daemon *d, const char *fmt, ...)
 {
@@ -84,13 +126,31 @@ void daemon_add_warning(struct daemon *d, const char *fmt, ...)
 
 void daemon_counts(struct daemon *d, struct engine_counts *out)
 {
-    (void)d;
-    /* Zero until the container and image stores exist. */
+    struct container **v;
+    size_t n;
+
     memset(out, 0, sizeof(*out));
+    out->images = d->images ? (long)image_count(d->images) : 0;
+    ctr_list(&d->containers.store, &v, &n);
+    pthread_mutex_lock(&d->containers.store.lock);
+    for (size_t i = 0; i < n; i++) {
+        out->containers++;
+        if (v[i]->status == CTR_RUNNING || v[i]->status == CTR_RESTARTING)
+            out->running++;
+        else if (v[i]->status == CTR_PAUSED)
+            out->paused++;
+        else
+            out->stopped++;
+    }
+    pthread_mutex_unlock(&d->containers.store.lock);
+    ctr_list_free(&d->containers.store, v, n);
 }
 
 void daemon_free(struct daemon *d)
 {
+    containers_close(&d->containers);
+    if (d->images)
+        image_store_close(d->images);
     free(d->data_root);
     free(d->exec_root);
     free(d->id);

@@ -8,6 +8,8 @@
 #include <stddef.h>
 
 #include "berth/error.h"
+#include "runtime-agent/containers/lifecycle.h"
+#include "runtime-agent/image/store.h"
 
 struct daemon {
     char *data_root; /* persistent state (images, containers, volumes) */
@@ -16,6 +18,9 @@ struct daemon {
     bool debug;      /* log level debug, reported by /info */
     char **warnings; /* shown by `docker info` */
     size_t n_warnings;
+    struct image_store *images;    /* DATA_ROOT/image */
+    struct containers containers;  /* DATA_ROOT/containers, EXEC_ROOT/containers */
+    image_use_fn images_in_use;    /* how containers use an image; its ctx is the daemon */
 };
 
 /* Object counts for /info. One place, so the container and image stores fill them in here. */
@@ -24,7 +29,8 @@ struct engine_counts {
     long images;
 };
 
-/* Create DATA_ROOT and EXEC_ROOT and load (or create) the engine ID. */
+/* Create DATA_ROOT and EXEC_ROOT, load (or create) the engine ID, open the image store and
+ * the containers (resuming the monitoring of those still running). */
 int daemon_init(struct daemon *d, const char *data_root, const char *exec_root, berr_t *err);
 
 /* Add a line to the warnings `docker info` prints (at startup, before serving). */

@@ -16,6 +16,7 @@
 #include "runtime-agent/http/tls.h"
 #include "runtime-agent/log.h"
 #include "runtime-agent/pidfile.h"
+#include "runtime-agent/runtime/runtime.h"
 
 /* Everything a running daemon holds, released in one place. */
 struct runtime {
@@ -181,6 +182,11 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
+    /* Internal: the container supervisor and the exec helper re-execute berthd itself. */
+    if (strcmp(cmd, "shim") == 0)
+        return shim_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "nsexec") == 0)
+        return nsexec_main(argc - 1, argv + 1);
     if (strcmp(cmd, "daemon") == 0)
         return run_daemon(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0 || strcmp(cmd, "-v") == 0) {

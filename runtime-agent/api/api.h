@@ -30,8 +30,34 @@ static inline struct daemon *api_daemon(const struct http_request *req)
     return http_req_app(req);
 }
 
+/* Container routes: /containers/... */
+extern const struct http_route api_container_routes[];
+extern const size_t api_container_routes_len;
+
+/* Exec routes: /containers/{id}/exec, /exec/... */
+extern const struct http_route api_exec_routes[];
+extern const size_t api_exec_routes_len;
+
+/* Log routes: /containers/{id}/logs */
+extern const struct http_route api_logs_routes[];
+extern const size_t api_logs_routes_len;
+
 /* System routes: /_ping, /version, /info. */
 extern const struct http_route api_system_routes[];
 extern const size_t api_system_routes_len;
+
+/* Image routes: /images/... (list, import, save, load, prune, inspect, history, tag, rmi). */
+extern const struct http_route api_image_routes[];
+extern const size_t api_image_routes_len;
+
+/* Docker's filters query value as {"key": ["value", ...]}: accepts the CLI's
+ * {"key": {"value": true}} and docker-py's {"key": ["value"]}; NULL or "" gives an empty
+ * object. EINVAL (400) when malformed. */
+int api_filters_parse(const char *text, json_t **out, berr_t *err);
+
+/* docker import --change: the N Dockerfile-style LINES ("CMD [\"sh\"]", "ENV A=b", WORKDIR,
+ * EXPOSE, ENTRYPOINT, USER, LABEL, VOLUME, STOPSIGNAL, ONBUILD) as the container config keys
+ * they set, e.g. {"Cmd": ["sh"], "Env": ["A=b"]}. EINVAL (400) for bad lines. */
+int api_image_changes(const char *const *lines, size_t n, json_t **config, berr_t *err);
 
 #endif

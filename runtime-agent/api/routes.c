@@ -14,6 +14,10 @@ const char *api_common_headers(void)
 void api_register(struct router *r)
 {
     router_add(r, api_system_routes, api_system_routes_len);
+    router_add(r, api_image_routes, api_image_routes_len);
+    router_add(r, api_container_routes, api_container_routes_len);
+    router_add(r, api_exec_routes, api_exec_routes_len);
+    router_add(r, api_logs_routes, api_logs_routes_len);
 }
 
 struct router *api_router_new(void)

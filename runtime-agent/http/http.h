@@ -103,6 +103,10 @@ int http_req_api_version(const struct http_request *req);
 /* True when the client asked to upgrade the connection (Connection: Upgrade). */
 bool http_req_wants_upgrade(const struct http_request *req);
 
+/* True when the client closed or reset its connection (for handlers that wait long, such
+ * as container wait, to give up on a client that left). Never blocks. */
+bool http_req_client_gone(struct http_request *req);
+
 /* The application context given to the server (berthd's struct daemon). */
 void *http_req_app(const struct http_request *req);
 

@@ -1,6 +1,7 @@
 #include "runtime-agent/http/request.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,6 +412,14 @@ int http_req_api_version(const struct http_request *req)
 bool http_req_wants_upgrade(const struct http_request *req)
 {
     return req->upgrade;
+}
+
+bool http_req_client_gone(struct http_request *req)
+{
+    struct pollfd p = {.fd = conn_fd(req->conn), .events = POLLRDHUP};
+    if (poll(&p, 1, 0) <= 0)
+        return false;
+    return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 void *http_req_app(const struct http_request *req)

@@ -73,6 +73,10 @@ static bool serve_one(const struct http_service *svc, struct conn *c)
         dispatch(svc, &req, &resp);
         again = resp.state != RESP_HIJACKED && resp.keep_alive && !resp.broken &&
                 http_body_discard(&req, HTTP_DRAIN_LIMIT) == 0;
+        /* Closing while the client still uploads (an import refused before its tar was read)
+         * would reset the connection before the client reads our answer: read the rest. */
+        if (!again && resp.state != RESP_HIJACKED && !resp.broken && !req.body_failed)
+            http_body_discard(&req, HTTP_LINGER_LIMIT);
         log_request(&req, &resp, start);
         http_response_free(&resp);
     }

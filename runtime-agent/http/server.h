@@ -24,6 +24,8 @@
 #define HTTP_STOP_TIMEOUT_MS 5000
 /* Unread request body a keep-alive connection discards before the next request. */
 #define HTTP_DRAIN_LIMIT (1024 * 1024)
+/* Most of an unread body read before closing, so the client sees the answer (lingering close). */
+#define HTTP_LINGER_LIMIT (256 * 1024 * 1024)
 
 /* What a connection is served with. */
 struct http_service {

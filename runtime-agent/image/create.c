@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "berth/util.h"
+#include "runtime-agent/host.h"
 #include "runtime-agent/image/internal.h"
 #include "runtime-agent/image/pack.h"
 #include "runtime-agent/image/store_int.h"
@@ -104,8 +105,9 @@ int image_import(struct image_store *s, struct io_reader *in, const struct image
     json_t *cc = empty_container_config();
     if (opts->changes)
         json_object_update(cc, opts->changes);
+    _cleanup_free_ char *arch = host_arch();
     json_t *config = json_pack(
-        "{s:s, s:s, s:o, s:s, s:[{s:s, s:s}], s:s, s:{s:s, s:[s]}}", "architecture", host_arch(),
+        "{s:s, s:s, s:o, s:s, s:[{s:s, s:s}], s:s, s:{s:s, s:[s]}}", "architecture", arch,
         "comment", comment, "config", cc, "created", created, "history", "created", created,
         "comment", comment, "os", "linux", "rootfs", "type", "layers", "diff_ids", nl.info.diff_id);
     cfg = config_bytes(config, &len);
@@ -175,8 +177,10 @@ static json_t *child_config(json_t *parent, json_t *overrides, json_t *history, 
         if (v)
             json_object_set(c, inherited[i], v);
     }
-    if (json_object_get(c, "architecture") == NULL)
-        json_object_set_new(c, "architecture", json_string(host_arch()));
+    if (json_object_get(c, "architecture") == NULL) {
+        _cleanup_free_ char *arch = host_arch();
+        json_object_set_new(c, "architecture", json_string(arch));
+    }
     if (json_object_get(c, "os") == NULL)
         json_object_set_new(c, "os", json_string("linux"));
     if (json_object_get(parent, "config"))

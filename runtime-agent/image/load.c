@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "berth/util.h"
+#include "runtime-agent/host.h"
 #include "runtime-agent/image/beneath.h"
 #include "runtime-agent/image/internal.h"
 #include "runtime-agent/image/store_int.h"
@@ -358,6 +359,7 @@ static bool is_index_type(const char *mt)
 /* From a nested index, the manifest for linux on this machine's architecture. */
 static json_t *pick_platform(json_t *manifests)
 {
+    _cleanup_free_ char *host = host_arch();
     size_t i;
     json_t *d;
 
@@ -366,7 +368,7 @@ static json_t *pick_platform(json_t *manifests)
         json_t *p = json_object_get(d, "platform");
         const char *os = json_string_value(json_object_get(p, "os"));
         const char *arch = json_string_value(json_object_get(p, "architecture"));
-        if (p == NULL || (os && arch && strcmp(os, "linux") == 0 && strcmp(arch, host_arch()) == 0))
+        if (p == NULL || (os && arch && strcmp(os, "linux") == 0 && strcmp(arch, host) == 0))
             return d;
     }
     return NULL;
@@ -388,9 +390,9 @@ static int load_descriptor(struct loader *ld, json_t *d, json_t *tags, int depth
     if (index == NULL)
         return -1;
     json_t *pick = pick_platform(json_object_get(index, "manifests"));
+    _cleanup_free_ char *host = host_arch();
     int r = pick ? load_descriptor(ld, pick, tags, depth + 1, err)
-                 : berr_status(err, EINVAL, "load: index %s has no linux/%s image", digest,
-                               host_arch());
+                 : berr_status(err, EINVAL, "load: index %s has no linux/%s image", digest, host);
     json_decref(index);
     return r;
 }

@@ -52,25 +52,6 @@ char *store_tmpdir(struct image_store *s, const char *prefix, berr_t *err)
     return p;
 }
 
-const char *host_arch(void)
-{
-    static const struct {
-        const char *machine, *arch;
-    } map[] = {{"x86_64", "amd64"},    {"aarch64", "arm64"}, {"armv7l", "arm"},
-               {"armv6l", "arm"},      {"i686", "386"},      {"i386", "386"},
-               {"ppc64le", "ppc64le"}, {"s390x", "s390x"},   {"riscv64", "riscv64"}};
-    static __thread char other[65];
-    struct utsname u;
-
-    if (uname(&u) < 0)
-        return "amd64";
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (strcmp(u.machine, map[i].machine) == 0)
-            return map[i].arch;
-    snprintf(other, sizeof(other), "%s", u.machine);
-    return other;
-}
-
 json_t *config_diff_ids(json_t *config, berr_t *err)
 {
     json_t *rootfs = json_object_get(config, "rootfs");

@@ -128,7 +128,6 @@ json_t *config_diff_ids(json_t *config, berr_t *err);
 /* The container config Docker writes when there is none: every field present, all empty. */
 json_t *empty_container_config(void);
 
-/* GOARCH-style name of this machine's architecture ("amd64", "arm64", ...). */
-const char *host_arch(void);
+
 
 #endif

@@ -1,0 +1,902 @@
+#include "runtime-agent/containers/lifecycle.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "berth/util.h"
+#include "runtime-agent/containers/exec.h"
+#include "runtime-agent/containers/spec.h"
+#include "runtime-agent/http/http.h"
+#include "runtime-agent/image/store.h"
+#include "runtime-agent/runtime/runtime.h"
+
+#define DEFAULT_STOP_TIMEOUT 10
+
+static int start_locked(struct containers *cs, struct container *c, int *attach_fd,
+                        berr_t *err);
+
+/* ---- monitoring ---------------------------------------------------------------------- */
+
+struct monitor {
+    struct containers *cs;
+    struct container *c;
+    pid_t shim;
+};
+
+static bool policy_restarts(const struct container *c)
+{
+    const json_t *rp = json_object_get(c->host, "RestartPolicy");
+    const char *name = json_string_value(json_object_get(rp, "Name"));
+    long max = (long)json_integer_value(json_object_get(rp, "MaximumRetryCount"));
+
+    if (name == NULL || c->stop_requested || c->removed)
+        return false;
+    if (strcmp(name, "always") == 0 || strcmp(name, "unless-stopped") == 0)
+        return true;
+    if (strcmp(name, "on-failure") == 0)
+        return c->exit_code != 0 && (max <= 0 || c->restart_count < max);
+    return false;
+}
+
+/* Record what the runtime says about C's end. Caller holds the store lock. */
+static void record_exit(struct containers *cs, struct container *c)
+{
+    struct runtime_state st;
+    berr_t err = NULL;
+
+    if (runtime_state(c->bundle, &st, &err) == 0) {
+        c->exit_code = st.exit_code;
+        c->oom_killed = st.oom_killed;
+        free(c->error);
+        c->error = xstrdup(st.error);
+        free(c->finished_at);
+        c->finished_at = st.finished_at[0] ? xstrdup(st.finished_at) : ctr_now();
+    } else {
+        c->exit_code = 255;
+        free(c->error);
+        c->error = xstrdup(berr_msg(err));
+        free(c->finished_at);
+        c->finished_at = ctr_now();
+    }
+    berr_free(&err);
+    c->status = CTR_EXITED;
+    c->pid = 0;
+    c->exits++;
+    ctr_save(&cs->store, c, NULL);
+    pthread_cond_broadcast(&cs->store.changed);
+}
+
+/* After an exit: restart per policy (with Docker's doubling back-off) or auto-remove. */
+static void after_exit(struct containers *cs, struct container *c)
+{
+    bool auto_remove = json_is_true(json_object_get(c->host, "AutoRemove"));
+    long delay_ms = 100;
+
+    pthread_mutex_lock(&c->op);
+    for (;;) {
+        pthread_mutex_lock(&cs->store.lock);
+        bool restart = policy_restarts(c) && !cs->shutting_down;
+        if (restart) {
+            c->status = CTR_RESTARTING;
+            c->restart_count++;
+            pthread_cond_broadcast(&cs->store.changed);
+        }
+        pthread_mutex_unlock(&cs->store.lock);
+        if (!restart)
+            break;
+        struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (start_locked(cs, c, NULL, NULL) == 0)
+            break;
+        pthread_mutex_lock(&cs->store.lock);
+        c->status = CTR_EXITED;
+        pthread_mutex_unlock(&cs->store.lock);
+        delay_ms = delay_ms < 60000 ? delay_ms * 2 : delay_ms;
+    }
+    pthread_mutex_unlock(&c->op);
+    if (auto_remove && c->status == CTR_EXITED && !c->removed)
+        ctr_remove(cs, c, true, true, NULL);
+}
+
+static void *monitor_main(void *arg)
+{
+    struct monitor *m = arg;
+    struct containers *cs = m->cs;
+    struct container *c = m->c;
+    int pfd = (int)syscall(SYS_pidfd_open, m->shim, 0);
+
+    if (pfd >= 0) {
+        struct pollfd p = {.fd = pfd, .events = POLLIN};
+        while (poll(&p, 1, -1) < 0 && errno == EINTR)
+            ;
+        close(pfd);
+    }
+    pthread_mutex_lock(&cs->store.lock);
+    c->monitored = false;
+    if (c->status == CTR_RUNNING || c->status == CTR_PAUSED)
+        record_exit(cs, c);
+    pthread_mutex_unlock(&cs->store.lock);
+    after_exit(cs, c);
+    ctr_put(&cs->store, c);
+    free(m);
+    return NULL;
+}
+
+/* Watch C's shim until it exits. Caller holds the store lock. */
+static void monitor_start(struct containers *cs, struct container *c)
+{
+    struct monitor *m = xcalloc(1, sizeof(*m));
+    pthread_t t;
+    pthread_attr_t attr;
+
+    m->cs = cs;
+    m->c = c;
+    m->shim = c->shim_pid;
+    c->refs++;
+    c->monitored = true;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, monitor_main, m) != 0) {
+        c->refs--;
+        c->monitored = false;
+        free(m);
+    }
+    pthread_attr_destroy(&attr);
+}
+
+/* ---- start --------------------------------------------------------------------------- */
+
+/* "host", "new" or a /proc/PID/ns/KIND path from a mode like "container:NAME". */
+static int ns_for(struct containers *cs, const char *mode, const char *kind, char **out,
+                  berr_t *err)
+{
+    struct container *other = NULL;
+
+    if (mode != NULL && strcmp(mode, "host") == 0) {
+        *out = xstrdup("host");
+        return 0;
+    }
+    if (mode == NULL || strncmp(mode, "container:", 10) != 0) {
+        *out = xstrdup("new");
+        return 0;
+    }
+    if (ctr_get(&cs->store, mode + 10, &other, err) < 0)
+        return -1;
+    pthread_mutex_lock(&cs->store.lock);
+    pid_t pid = other->status == CTR_RUNNING || other->status == CTR_PAUSED ? other->pid : 0;
+    pthread_mutex_unlock(&cs->store.lock);
+    ctr_put(&cs->store, other);
+    if (pid <= 0)
+        return http_err(err, EBUSY, "cannot join the %s namespace of container %s: it is not "
+                        "running",
+                        kind, mode + 10);
+    *out = xasprintf("/proc/%d/ns/%s", (int)pid, kind);
+    return 0;
+}
+
+static char *hostname_for(struct container *c, bool host_net)
+{
+    const char *h = json_string_value(json_object_get(c->config, "Hostname"));
+    char buf[256];
+
+    if (h && *h)
+        return xstrdup(h);
+    if (host_net && gethostname(buf, sizeof(buf)) == 0) {
+        buf[sizeof(buf) - 1] = '\0';
+        return xstrdup(buf);
+    }
+    return xasprintf("%.12s", c->id);
+}
+
+/* Write the bundle (spec.json and /etc files) for C's next run. */
+static int prepare_bundle(struct containers *cs, struct container *c, berr_t *err)
+{
+    const json_t *hc = c->host;
+    const char *net = json_string_value(json_object_get(hc, "NetworkMode"));
+    _cleanup_free_ char *net_ns = NULL, *ipc_ns = NULL, *pid_ns = NULL, *uts_ns = NULL;
+    _cleanup_free_ char *hostname = NULL, *spec_path = NULL, *text = NULL;
+    struct spec_inputs in = {0};
+    json_t *img = NULL, *spec = NULL;
+    int ret = -1;
+
+    if (ns_for(cs, net, "net", &net_ns, err) < 0 ||
+        ns_for(cs, json_string_value(json_object_get(hc, "IpcMode")), "ipc", &ipc_ns, err) < 0 ||
+        ns_for(cs, json_string_value(json_object_get(hc, "PidMode")), "pid", &pid_ns, err) < 0 ||
+        ns_for(cs, net && strncmp(net, "container:", 10) == 0 ? net : NULL, "uts", &uts_ns,
+               err) < 0)
+        return -1;
+    if (image_layer_dirs(cs->images, c->image_id, &in.layers, &in.n_layers, err) < 0 ||
+        image_get_config(cs->images, c->image_id, &img, err) < 0)
+        goto out;
+    hostname = hostname_for(c, strcmp(net_ns, "host") == 0);
+    in.image_config = json_object_get(img, "config");
+    in.net_ns = net_ns;
+    in.ipc_ns = ipc_ns;
+    in.pid_ns = pid_ns;
+    in.uts_ns = uts_ns;
+    in.cgroup_parent = cs->cgroup_parent;
+    if (json_object_get(c->config, "Hostname") == NULL ||
+        !json_string_length(json_object_get(c->config, "Hostname")))
+        json_object_set_new(c->config, "Hostname", json_string(hostname));
+    if (spec_write_etc(c, hostname, strcmp(net_ns, "host") == 0, err) < 0 ||
+        spec_build(c, &in, &spec, err) < 0)
+        goto out;
+    if (rm_rf(c->bundle, err) < 0 || mkdir_p(c->bundle, 0700, err) < 0)
+        goto out;
+    spec_path = path_join(c->bundle, "spec.json");
+    text = json_dumps(spec, JSON_COMPACT);
+    ret = write_file_atomic(spec_path, text, strlen(text), 0600, err);
+out:
+    image_free_dirs(in.layers, in.n_layers);
+    json_decref(img);
+    json_decref(spec);
+    return ret;
+}
+
+/* Docker's wording for a command that cannot run, which the CLI maps to 126/127. */
+static int start_failed(struct containers *cs, struct container *c, berr_t *err)
+{
+    pthread_mutex_lock(&cs->store.lock);
+    record_exit(cs, c);
+    const char *why = c->error && *c->error ? c->error : berr_msg(err ? *err : NULL);
+    _cleanup_free_ char *msg = xstrdup(why);
+    pthread_mutex_unlock(&cs->store.lock);
+    return http_err(err, EINVAL,
+                    "failed to create task for container: failed to create shim task: OCI "
+                    "runtime create failed: %s: unknown",
+                    msg);
+}
+
+static int start_locked(struct containers *cs, struct container *c, int *attach_fd, berr_t *err)
+{
+    struct runtime_state st;
+    berr_t local = NULL;
+    berr_t *e = err ? err : &local;
+
+    pthread_mutex_lock(&cs->store.lock);
+    enum ctr_status status = c->status;
+    bool removed = c->removed;
+    pthread_mutex_unlock(&cs->store.lock);
+    if (removed)
+        return http_err(e, ENOENT, "No such container: %s", c->id);
+    if (status == CTR_RUNNING || status == CTR_PAUSED)
+        return berr_set(e, EALREADY, "container %.12s is already running", c->id);
+    if (prepare_bundle(cs, c, e) < 0) {
+        berr_free(&local);
+        return -1;
+    }
+    if (runtime_start(c->bundle, attach_fd, e) < 0) {
+        int ret = start_failed(cs, c, e);
+        berr_free(&local);
+        return ret;
+    }
+    if (runtime_state(c->bundle, &st, e) < 0) {
+        berr_free(&local);
+        return -1;
+    }
+    pthread_mutex_lock(&cs->store.lock);
+    c->status = CTR_RUNNING;
+    c->pid = st.pid;
+    c->shim_pid = st.shim_pid;
+    c->exit_code = 0;
+    c->oom_killed = false;
+    free(c->error);
+    c->error = NULL;
+    free(c->started_at);
+    c->started_at = st.started_at[0] ? xstrdup(st.started_at) : ctr_now();
+    free(c->finished_at);
+    c->finished_at = NULL;
+    c->stop_requested = false;
+    c->starts++;
+    ctr_save(&cs->store, c, NULL);
+    monitor_start(cs, c);
+    pthread_cond_broadcast(&cs->store.changed);
+    pthread_mutex_unlock(&cs->store.lock);
+    return 0;
+}
+
+int ctr_start(struct containers *cs, struct container *c, int *attach_fd, berr_t *err)
+{
+    int early = -1;
+
+    pthread_mutex_lock(&c->op);
+    pthread_mutex_lock(&cs->store.lock);
+    bool waiters = c->attach_waiters > 0;
+    pthread_mutex_unlock(&cs->store.lock);
+    int ret = start_locked(cs, c, attach_fd ? attach_fd : waiters ? &early : NULL, err);
+    pthread_mutex_lock(&cs->store.lock);
+    if (ret == 0 && early >= 0) {
+        c->attach_fd = early; /* the waiting attacher takes it */
+        early = -1;
+    }
+    if (ret < 0)
+        c->starts++; /* wake attach waiters: nothing will come */
+    pthread_cond_broadcast(&cs->store.changed);
+    pthread_mutex_unlock(&cs->store.lock);
+    pthread_mutex_unlock(&c->op);
+    if (early >= 0)
+        close(early);
+    /* Docker removes an --rm container whose start failed; `run --rm` waits for that. */
+    if (ret < 0 && json_is_true(json_object_get(c->host, "AutoRemove")))
+        ctr_remove(cs, c, true, true, NULL);
+    return ret;
+}
+
+int ctr_attach_wait_start(struct containers *cs, struct container *c)
+{
+    int fd = -1;
+
+    pthread_mutex_lock(&cs->store.lock);
+    if (c->status == CTR_CREATED || c->status == CTR_EXITED) {
+        unsigned long ticket = c->starts;
+        c->attach_waiters++;
+        while (c->starts == ticket && !c->removed && !cs->shutting_down)
+            pthread_cond_wait(&cs->store.changed, &cs->store.lock);
+        c->attach_waiters--;
+        fd = c->attach_fd;
+        c->attach_fd = -1;
+    }
+    pthread_mutex_unlock(&cs->store.lock);
+    return fd;
+}
+
+/* ---- stop, kill, wait ---------------------------------------------------------------- */
+
+static bool is_running(const struct container *c)
+{
+    return c->status == CTR_RUNNING || c->status == CTR_PAUSED;
+}
+
+/* Wait until C is not running or TIMEOUT_MS passed; true when it stopped. Lock held. */
+static bool wait_stopped(struct containers *cs, struct container *c, long timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    while (is_running(c)) {
+        if (pthread_cond_timedwait(&cs->store.changed, &cs->store.lock, &ts) == ETIMEDOUT)
+            return !is_running(c);
+    }
+    return true;
+}
+
+static int stop_signal(const struct container *c)
+{
+    int sig = ctr_signal_parse(json_string_value(json_object_get(c->config, "StopSignal")));
+    return sig > 0 ? sig : SIGTERM;
+}
+
+int ctr_stop(struct containers *cs, struct container *c, int timeout, berr_t *err)
+{
+    int ret = 0;
+
+    pthread_mutex_lock(&c->op);
+    pthread_mutex_lock(&cs->store.lock);
+    if (!is_running(c)) {
+        pthread_mutex_unlock(&cs->store.lock);
+        pthread_mutex_unlock(&c->op);
+        return berr_set(err, EALREADY, "container %.12s is not running", c->id);
+    }
+    c->stop_requested = true;
+    ctr_save(&cs->store, c, NULL);
+    if (timeout < 0) {
+        json_t *t = json_object_get(c->config, "StopTimeout");
+        timeout = json_is_integer(t) ? (int)json_integer_value(t) : DEFAULT_STOP_TIMEOUT;
+    }
+    if (c->status == CTR_PAUSED)
+        runtime_pause(c->bundle, false, NULL); /* a frozen process cannot handle its signal */
+    pthread_mutex_unlock(&cs->store.lock);
+    if (runtime_kill(c->bundle, stop_signal(c), err) < 0)
+        berr_free(err); /* it may have exited meanwhile; SIGKILL below settles it */
+    pthread_mutex_lock(&cs->store.lock);
+    if (!wait_stopped(cs, c, (long)timeout * 1000)) {
+        pthread_mutex_unlock(&cs->store.lock);
+        runtime_kill(c->bundle, SIGKILL, NULL);
+        pthread_mutex_lock(&cs->store.lock);
+        if (!wait_stopped(cs, c, 30000))
+            ret = berr_set(err, ETIMEDOUT, "container %.12s did not exit after SIGKILL", c->id);
+    }
+    pthread_mutex_unlock(&cs->store.lock);
+    pthread_mutex_unlock(&c->op);
+    return ret;
+}
+
+int ctr_kill(struct containers *cs, struct container *c, int sig, berr_t *err)
+{
+    pthread_mutex_lock(&cs->store.lock);
+    bool running = is_running(c);
+    if (running && sig == SIGKILL)
+        c->stop_requested = json_string_value(json_object_get(
+                                json_object_get(c->host, "RestartPolicy"), "Name")) == NULL;
+    pthread_mutex_unlock(&cs->store.lock);
+    if (!running)
+        return http_err(err, EBUSY, "Cannot kill container: %s: Container %s is not running",
+                        c->id, c->id);
+    return runtime_kill(c->bundle, sig, err);
+}
+
+int ctr_restart(struct containers *cs, struct container *c, int timeout, berr_t *err)
+{
+    if (ctr_stop(cs, c, timeout, err) < 0) {
+        if (*err == NULL || (*err)->errnum != EALREADY)
+            return -1;
+        berr_free(err);
+    }
+    return ctr_start(cs, c, NULL, err);
+}
+
+int ctr_pause(struct containers *cs, struct container *c, bool pause, berr_t *err)
+{
+    int ret;
+
+    pthread_mutex_lock(&c->op);
+    pthread_mutex_lock(&cs->store.lock);
+    enum ctr_status st = c->status;
+    pthread_mutex_unlock(&cs->store.lock);
+    if (pause && st != CTR_RUNNING)
+        ret = http_err(err, EBUSY, st == CTR_PAUSED ? "Container %s is already paused"
+                                                    : "Container %s is not running",
+                       c->id);
+    else if (!pause && st != CTR_PAUSED)
+        ret = http_err(err, EBUSY, "Container %s is not paused", c->id);
+    else
+        ret = runtime_pause(c->bundle, pause, err);
+    if (ret == 0) {
+        pthread_mutex_lock(&cs->store.lock);
+        c->status = pause ? CTR_PAUSED : CTR_RUNNING;
+        ctr_save(&cs->store, c, NULL);
+        pthread_cond_broadcast(&cs->store.changed);
+        pthread_mutex_unlock(&cs->store.lock);
+    }
+    pthread_mutex_unlock(&c->op);
+    return ret;
+}
+
+unsigned long ctr_wait_prepare(struct containers *cs, struct container *c)
+{
+    pthread_mutex_lock(&cs->store.lock);
+    unsigned long t = c->exits;
+    pthread_mutex_unlock(&cs->store.lock);
+    return t;
+}
+
+static bool wait_done(const struct container *c, enum ctr_wait_cond cond, unsigned long ticket)
+{
+    switch (cond) {
+    case WAIT_NOT_RUNNING:
+        return c->removed || (!is_running(c) && c->status != CTR_RESTARTING);
+    case WAIT_NEXT_EXIT:
+        return c->removed || c->exits != ticket;
+    case WAIT_REMOVED:
+        return c->removed;
+    }
+    return true;
+}
+
+void ctr_wait(struct containers *cs, struct container *c, enum ctr_wait_cond cond,
+              unsigned long ticket, int *code)
+{
+    pthread_mutex_lock(&cs->store.lock);
+    while (!wait_done(c, cond, ticket) && !cs->shutting_down)
+        pthread_cond_wait(&cs->store.changed, &cs->store.lock);
+    *code = c->exit_code;
+    pthread_mutex_unlock(&cs->store.lock);
+}
+
+/* ---- create and remove --------------------------------------------------------------- */
+
+static bool name_ok(const char *n)
+{
+    if (*n == '/')
+        n++;
+    if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') || (*n >= '0' && *n <= '9')))
+        return false;
+    if (strlen(n) < 2)
+        return false;
+    for (const char *p = n + 1; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '.' || *p == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Docker's create body is Config's fields plus HostConfig and NetworkingConfig. */
+static void split_body(json_t *body, json_t **config, json_t **host, json_t **net)
+{
+    *config = json_deep_copy(body);
+    *host = json_object_get(body, "HostConfig") ? json_deep_copy(json_object_get(body, "HostConfig"))
+                                                 : json_object();
+    *net = json_object_get(body, "NetworkingConfig")
+               ? json_deep_copy(json_object_get(body, "NetworkingConfig"))
+               : json_object();
+    json_object_del(*config, "HostConfig");
+    json_object_del(*config, "NetworkingConfig");
+    if (!json_is_object(*host)) {
+        json_decref(*host);
+        *host = json_object();
+    }
+    if (json_object_get(*host, "NetworkMode") == NULL)
+        json_object_set_new(*host, "NetworkMode", json_string("default"));
+}
+
+static int check_host_config(const json_t *hc, berr_t *err)
+{
+    const char *lt = json_string_value(json_object_get(json_object_get(hc, "LogConfig"), "Type"));
+    const char *rp =
+        json_string_value(json_object_get(json_object_get(hc, "RestartPolicy"), "Name"));
+    json_int_t mem = json_integer_value(json_object_get(hc, "Memory"));
+
+    if (lt && *lt && strcmp(lt, "json-file") != 0 && strcmp(lt, "none") != 0)
+        return http_err(err, EINVAL, "logging driver \"%s\" is not supported (json-file, none)",
+                        lt);
+    if (rp && *rp && strcmp(rp, "no") != 0 && strcmp(rp, "always") != 0 &&
+        strcmp(rp, "on-failure") != 0 && strcmp(rp, "unless-stopped") != 0)
+        return http_err(err, EINVAL, "invalid restart policy '%s'", rp);
+    if (mem > 0 && mem < 6 * 1024 * 1024)
+        return http_err(err, EINVAL, "Minimum memory limit allowed is 6MB");
+    if (json_is_true(json_object_get(hc, "AutoRemove")) && rp && *rp && strcmp(rp, "no") != 0)
+        return http_err(err, EINVAL, "can't create 'AutoRemove' container with restart policy");
+    return 0;
+}
+
+/* The record's directory with the overlay's upper and work dirs, and the saved record. */
+static int make_dirs(struct containers *cs, struct container *c, berr_t *err)
+{
+    _cleanup_free_ char *upper = path_join(c->dir, "upper");
+    _cleanup_free_ char *work = path_join(c->dir, "work");
+
+    if (mkdir_p(c->dir, 0700, err) < 0)
+        return -1;
+    if (mkdir_p(upper, 0755, err) < 0 || mkdir_p(work, 0700, err) < 0 ||
+        ctr_save(&cs->store, c, err) < 0 || ctr_add(&cs->store, c, err) < 0) {
+        rm_rf(c->dir, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+int ctr_create(struct containers *cs, const char *name, json_t *body, char **id, json_t **warnings,
+               berr_t *err)
+{
+    const char *image = json_string_value(json_object_get(body, "Image"));
+    _cleanup_free_ char *image_id = NULL;
+    json_t *img = NULL, *args = NULL;
+    struct container *c;
+
+    if (!json_is_object(body))
+        return http_err(err, EINVAL, "invalid JSON: the body must be an object");
+    if (image == NULL || *image == '\0')
+        return http_err(err, EINVAL, "No image was specified");
+    if (name && *name && !name_ok(name))
+        return http_err(err, EINVAL,
+                        "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                        name);
+    if (image_resolve(cs->images, image, &image_id, err) < 0)
+        return -1;
+    c = ctr_alloc();
+    split_body(body, &c->config, &c->host, &c->netcfg);
+    if (check_host_config(c->host, err) < 0 ||
+        image_get_config(cs->images, image_id, &img, err) < 0 ||
+        spec_command(c->config, json_object_get(img, "config"), &args, err) < 0)
+        goto fail;
+    ctr_new_id(c->id);
+    c->name = name && *name ? xstrdup(*name == '/' ? name + 1 : name) : ctr_gen_name(&cs->store);
+    c->image = xstrdup(image);
+    c->image_id = xstrdup(image_id);
+    c->created = ctr_now();
+    c->path = xstrdup(json_string_value(json_array_get(args, 0)));
+    c->args = json_array();
+    for (size_t i = 1; i < json_array_size(args); i++)
+        json_array_append(c->args, json_array_get(args, i));
+    c->dir = path_join(cs->store.root, c->id);
+    c->bundle = path_join(cs->store.exec_root, c->id);
+    c->status = CTR_CREATED;
+    if (make_dirs(cs, c, err) < 0)
+        goto fail;
+    *id = xstrdup(c->id);
+    *warnings = json_array();
+    json_decref(img);
+    json_decref(args);
+    ctr_put(&cs->store, c);
+    return 0;
+fail:
+    json_decref(img);
+    json_decref(args);
+    c->refs = 1;
+    ctr_put(&cs->store, c);
+    return -1;
+}
+
+int ctr_remove(struct containers *cs, struct container *c, bool force, bool volumes, berr_t *err)
+{
+    (void)volumes; /* anonymous volumes arrive with the volumes work */
+    pthread_mutex_lock(&cs->store.lock);
+    bool running = is_running(c) || c->status == CTR_RESTARTING;
+    bool gone = c->removed;
+    pthread_mutex_unlock(&cs->store.lock);
+    if (gone)
+        return 0;
+    if (running && !force)
+        return http_err(err, EBUSY,
+                        "You cannot remove a running container %s. Stop the container before "
+                        "attempting removal or force remove",
+                        c->id);
+    if (running) {
+        pthread_mutex_lock(&cs->store.lock);
+        c->stop_requested = true;
+        pthread_mutex_unlock(&cs->store.lock);
+        if (c->status == CTR_PAUSED)
+            runtime_pause(c->bundle, false, NULL);
+        runtime_kill(c->bundle, SIGKILL, NULL);
+        pthread_mutex_lock(&cs->store.lock);
+        bool stopped = wait_stopped(cs, c, 30000);
+        pthread_mutex_unlock(&cs->store.lock);
+        if (!stopped)
+            return berr_set(err, ETIMEDOUT, "container %.12s: did not exit after SIGKILL", c->id);
+    }
+    pthread_mutex_lock(&c->op);
+    pthread_mutex_lock(&cs->store.lock);
+    c->status = CTR_REMOVING;
+    pthread_mutex_unlock(&cs->store.lock);
+    exec_forget_container(c->id);
+    /* Remove the record first: a crash after this point leaves no half-removed container. */
+    _cleanup_free_ char *record = path_join(c->dir, "config.v2.json");
+    unlink(record);
+    ctr_unlink(&cs->store, c);
+    rm_rf(c->bundle, NULL);
+    int ret = rm_rf(c->dir, err);
+    pthread_mutex_unlock(&c->op);
+    return ret;
+}
+
+/* ---- open and restore ---------------------------------------------------------------- */
+
+int containers_open(struct containers *cs, const char *data_root, const char *exec_root,
+                    struct image_store *images, berr_t *err)
+{
+    struct container **all;
+    size_t n;
+
+    cs->images = images;
+    if (cs->cgroup_parent == NULL)
+        cs->cgroup_parent = xstrdup("berth");
+    if (ctr_store_open(&cs->store, data_root, exec_root, err) < 0)
+        return -1;
+    ctr_list(&cs->store, &all, &n);
+    for (size_t i = 0; i < n; i++) {
+        struct container *c = all[i];
+        struct runtime_state st;
+        berr_t e = NULL;
+        pthread_mutex_lock(&cs->store.lock);
+        if (is_running(c) || c->status == CTR_RESTARTING) {
+            if (runtime_state(c->bundle, &st, &e) == 0 && st.running) {
+                c->pid = st.pid;
+                c->shim_pid = st.shim_pid;
+                c->status = st.paused ? CTR_PAUSED : CTR_RUNNING;
+                monitor_start(cs, c);
+            } else {
+                record_exit(cs, c);
+                c->refs++;
+                pthread_mutex_unlock(&cs->store.lock);
+                after_exit(cs, c); /* restart policies apply at daemon start too */
+                ctr_put(&cs->store, c);
+                pthread_mutex_lock(&cs->store.lock);
+            }
+        }
+        pthread_mutex_unlock(&cs->store.lock);
+        berr_free(&e);
+    }
+    ctr_list_free(&cs->store, all, n);
+    return 0;
+}
+
+void containers_close(struct containers *cs)
+{
+    pthread_mutex_lock(&cs->store.lock);
+    cs->shutting_down = true;
+    pthread_cond_broadcast(&cs->store.changed);
+    pthread_mutex_unlock(&cs->store.lock);
+    /* Containers keep running: monitor threads stay blocked on their shims until the process
+     * exits, each holding a reference to its record, so only the store's own go here. */
+    ctr_store_release(&cs->store);
+    free(cs->cgroup_parent);
+    cs->cgroup_parent = NULL;
+}
+
+/* ---- presentation -------------------------------------------------------------------- */
+
+int ctr_signal_parse(const char *s)
+{
+    static const struct {
+        const char *name;
+        int sig;
+    } sigs[] = {{"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ILL", SIGILL},
+                {"TRAP", SIGTRAP}, {"ABRT", SIGABRT}, {"BUS", SIGBUS},   {"FPE", SIGFPE},
+                {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
+                {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"CHLD", SIGCHLD},
+                {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
+                {"TTOU", SIGTTOU}, {"URG", SIGURG},   {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
+                {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
+                {"PWR", SIGPWR},   {"SYS", SIGSYS}};
+    char *end;
+
+    if (s == NULL || *s == '\0')
+        return -1;
+    long n = strtol(s, &end, 10);
+    if (*end == '\0')
+        return n > 0 && n < 65 ? (int)n : -1;
+    if (strncasecmp(s, "SIG", 3) == 0)
+        s += 3;
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+        if (strcasecmp(s, sigs[i].name) == 0)
+            return sigs[i].sig;
+    }
+    return -1;
+}
+
+static time_t parse_time(const char *s)
+{
+    struct tm tm = {0};
+    if (s == NULL || strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
+        return 0;
+    return timegm(&tm);
+}
+
+/* Docker's units.HumanDuration. */
+static char *human_duration(long secs)
+{
+    long h = secs / 3600;
+    if (secs < 1)
+        return xstrdup("Less than a second");
+    if (secs == 1)
+        return xstrdup("1 second");
+    if (secs < 60)
+        return xasprintf("%ld seconds", secs);
+    if (secs / 60 == 1)
+        return xstrdup("About a minute");
+    if (secs / 60 < 60)
+        return xasprintf("%ld minutes", secs / 60);
+    if (h == 1)
+        return xstrdup("About an hour");
+    if (h < 48)
+        return xasprintf("%ld hours", h);
+    if (h < 24 * 7 * 2)
+        return xasprintf("%ld days", h / 24);
+    if (h < 24 * 30 * 2)
+        return xasprintf("%ld weeks", h / 24 / 7);
+    if (h < 24 * 365 * 2)
+        return xasprintf("%ld months", h / 24 / 30);
+    return xasprintf("%ld years", h / 24 / 365);
+}
+
+char *ctr_status_text(const struct container *c)
+{
+    time_t now = time(NULL);
+    _cleanup_free_ char *d = NULL;
+
+    switch (c->status) {
+    case CTR_RUNNING:
+    case CTR_PAUSED:
+        d = human_duration((long)(now - parse_time(c->started_at)));
+        return xasprintf("Up %s%s", d, c->status == CTR_PAUSED ? " (Paused)" : "");
+    case CTR_RESTARTING:
+        d = human_duration((long)(now - parse_time(c->finished_at)));
+        return xasprintf("Restarting (%d) %s ago", c->exit_code, d);
+    case CTR_EXITED:
+        d = human_duration((long)(now - parse_time(c->finished_at)));
+        return xasprintf("Exited (%d) %s ago", c->exit_code, d);
+    case CTR_CREATED:
+        return xstrdup("Created");
+    case CTR_REMOVING:
+        return xstrdup("Removal In Progress");
+    case CTR_DEAD:
+        return xstrdup("Dead");
+    }
+    return xstrdup("");
+}
+
+static char *command_text(const struct container *c)
+{
+    size_t i;
+    json_t *a;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    fputs(c->path, f);
+    json_array_foreach(c->args, i, a)
+    {
+        fprintf(f, " %s", json_string_value(a));
+    }
+    fclose(f);
+    return buf;
+}
+
+json_t *ctr_summary(struct containers *cs, struct container *c)
+{
+    pthread_mutex_lock(&cs->store.lock);
+    _cleanup_free_ char *status = ctr_status_text(c);
+    _cleanup_free_ char *cmd = command_text(c);
+    _cleanup_free_ char *name = xasprintf("/%s", c->name);
+    json_t *labels = json_object_get(c->config, "Labels");
+    labels = json_is_object(labels) ? json_incref(labels) : json_object();
+    json_t *j = json_pack("{s:s,s:[s],s:s,s:s,s:s,s:I,s:[],s:o,s:s,s:s,s:{s:O},s:{s:{}},s:[]}",
+                          "Id", c->id, "Names", name, "Image", c->image, "ImageID", c->image_id,
+                          "Command", cmd, "Created", (json_int_t)parse_time(c->created), "Ports",
+                          "Labels", labels, "State",
+                          ctr_status_name(c->status), "Status", status, "HostConfig",
+                          "NetworkMode", json_object_get(c->host, "NetworkMode"),
+                          "NetworkSettings", "Networks", "Mounts");
+    pthread_mutex_unlock(&cs->store.lock);
+    return j;
+}
+
+static json_t *state_json(const struct container *c)
+{
+    return json_pack("{s:s,s:b,s:b,s:b,s:b,s:b,s:i,s:i,s:s,s:s,s:s}", "Status",
+                     ctr_status_name(c->status), "Running", is_running(c), "Paused",
+                     c->status == CTR_PAUSED, "Restarting", c->status == CTR_RESTARTING,
+                     "OOMKilled", c->oom_killed, "Dead", c->status == CTR_DEAD, "Pid",
+                     is_running(c) ? (int)c->pid : 0, "ExitCode", c->exit_code, "Error",
+                     c->error ? c->error : "", "StartedAt",
+                     c->started_at ? c->started_at : "0001-01-01T00:00:00Z", "FinishedAt",
+                     c->finished_at ? c->finished_at : "0001-01-01T00:00:00Z");
+}
+
+static json_t *graph_driver(const struct container *c)
+{
+    _cleanup_free_ char *upper = path_join(c->dir, "upper");
+    _cleanup_free_ char *work = path_join(c->dir, "work");
+    _cleanup_free_ char *merged = path_join(c->bundle, "rootfs");
+    return json_pack("{s:s,s:{s:s,s:s,s:s}}", "Name", "overlay2", "Data", "UpperDir", upper,
+                     "WorkDir", work, "MergedDir", merged);
+}
+
+static json_t *network_settings(const struct container *c)
+{
+    _cleanup_free_ char *sandbox = is_running(c) ? xasprintf("/proc/%d/ns/net", (int)c->pid)
+                                                 : xstrdup("");
+    return json_pack("{s:s,s:s,s:b,s:s,s:i,s:{},s:s,s:n,s:n,s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:s,"
+                     "s:{}}",
+                     "Bridge", "", "SandboxID", c->id, "HairpinMode", 0, "LinkLocalIPv6Address",
+                     "", "LinkLocalIPv6PrefixLen", 0, "Ports", "SandboxKey", sandbox,
+                     "SecondaryIPAddresses", "SecondaryIPv6Addresses", "EndpointID", "",
+                     "Gateway", "", "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0,
+                     "IPAddress", "", "IPPrefixLen", 0, "IPv6Gateway", "", "MacAddress", "",
+                     "Networks");
+}
+
+json_t *ctr_inspect(struct containers *cs, struct container *c)
+{
+    pthread_mutex_lock(&cs->store.lock);
+    _cleanup_free_ char *name = xasprintf("/%s", c->name);
+    _cleanup_free_ char *resolv = path_join(c->dir, "resolv.conf");
+    _cleanup_free_ char *hostname = path_join(c->dir, "hostname");
+    _cleanup_free_ char *hosts = path_join(c->dir, "hosts");
+    _cleanup_free_ char *logname = xasprintf("%s-json.log", c->id);
+    _cleanup_free_ char *log = path_join(c->dir, logname);
+    json_t *j = json_pack(
+        "{s:s,s:s,s:s,s:O,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:O,s:o,s:[],"
+        "s:O,s:o}",
+        "Id", c->id, "Created", c->created, "Path", c->path, "Args", c->args, "State",
+        state_json(c), "Image", c->image_id, "ResolvConfPath", resolv, "HostnamePath", hostname,
+        "HostsPath", hosts, "LogPath", log, "Name", name, "RestartCount", c->restart_count,
+        "Driver", "overlay2", "Platform", "linux", "MountLabel", "", "ProcessLabel", "",
+        "AppArmorProfile", "", "ExecIDs", exec_ids_of(c->id), "HostConfig", c->host, "GraphDriver", graph_driver(c),
+        "Mounts", "Config", c->config, "NetworkSettings", network_settings(c));
+    pthread_mutex_unlock(&cs->store.lock);
+    return j;
+}

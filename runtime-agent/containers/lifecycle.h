@@ -1,0 +1,84 @@
+/* Container lifecycle on top of the record store and the runtime: create,
+ * start, stop, kill, wait, remove, pause, restart policies, and picking
+ * running containers back up after berthd restarts. Each running container
+ * has a monitor thread that waits for its shim to exit. */
+#ifndef BERTHD_CONTAINERS_LIFECYCLE_H
+#define BERTHD_CONTAINERS_LIFECYCLE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "berth/error.h"
+#include "runtime-agent/containers/store.h"
+
+struct daemon;
+struct image_store;
+
+/* The container subsystem of one daemon. */
+struct containers {
+    struct ctr_store store;
+    struct image_store *images;
+    char *cgroup_parent;
+    bool shutting_down;
+};
+
+/* Open the store and resume monitoring (or record the exit of) every container that was
+ * running when berthd last stopped; applies restart policies. */
+int containers_open(struct containers *cs, const char *data_root, const char *exec_root,
+                    struct image_store *images, berr_t *err);
+
+/* Stop monitoring (containers keep running: they outlive berthd). */
+void containers_close(struct containers *cs);
+
+/* The daemon's container subsystem. */
+struct containers *daemon_containers(struct daemon *d);
+
+/* POST /containers/create: BODY is Docker's create body; *id gets the new id. */
+int ctr_create(struct containers *cs, const char *name, json_t *body, char **id, json_t **warnings,
+               berr_t *err);
+
+/* Start C. When ATTACH_FD is not NULL it receives an attach connection to the shim made
+ * before the command runs. EALREADY when it already runs (304). */
+int ctr_start(struct containers *cs, struct container *c, int *attach_fd, berr_t *err);
+
+/* Stop C: its stop signal, then SIGKILL after TIMEOUT seconds (-1: the container's
+ * StopTimeout or 10). EALREADY when it is not running (304). */
+int ctr_stop(struct containers *cs, struct container *c, int timeout, berr_t *err);
+
+/* Send SIG; EBUSY (409) "Container X is not running" when it is not. */
+int ctr_kill(struct containers *cs, struct container *c, int sig, berr_t *err);
+
+/* Restart: stop (with TIMEOUT) then start. */
+int ctr_restart(struct containers *cs, struct container *c, int timeout, berr_t *err);
+
+/* Remove C (FORCE kills a running one; VOLUMES removes its anonymous volumes). */
+int ctr_remove(struct containers *cs, struct container *c, bool force, bool volumes, berr_t *err);
+
+/* Freeze or thaw. */
+int ctr_pause(struct containers *cs, struct container *c, bool pause, berr_t *err);
+
+enum ctr_wait_cond { WAIT_NOT_RUNNING, WAIT_NEXT_EXIT, WAIT_REMOVED };
+
+/* Block until COND holds; *code gets the exit code. Call ctr_wait_prepare first (before
+ * answering the client) so an exit between the two is not missed. */
+unsigned long ctr_wait_prepare(struct containers *cs, struct container *c);
+void ctr_wait(struct containers *cs, struct container *c, enum ctr_wait_cond cond,
+              unsigned long ticket, int *code);
+
+/* Wait until C is running or has gone away, for attachers that arrive before start; returns
+ * an attach fd handed over by ctr_start, or -1 when C was started without us (attach then). */
+int ctr_attach_wait_start(struct containers *cs, struct container *c);
+
+/* A signal by name ("KILL", "SIGTERM") or number; -1 when unknown. */
+int ctr_signal_parse(const char *s);
+
+/* Docker's "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". Caller frees. */
+char *ctr_status_text(const struct container *c);
+
+/* GET /containers/{id}/json. Caller holds no lock. */
+json_t *ctr_inspect(struct containers *cs, struct container *c);
+
+/* One entry of GET /containers/json. */
+json_t *ctr_summary(struct containers *cs, struct container *c);
+
+#endif

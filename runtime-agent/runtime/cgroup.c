@@ -1,0 +1,176 @@
+#include "runtime-agent/runtime/cgroup_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "berth/util.h"
+
+static const struct cgroup_ops *detect(void)
+{
+    static const struct cgroup_ops *ops;
+
+    if (ops == NULL)
+        ops =
+            access(CGROUP_ROOT "/cgroup.controllers", F_OK) == 0 ? &cgroup_v2_ops : &cgroup_v1_ops;
+    return ops;
+}
+
+int cg_write(const char *dir, const char *file, const char *value, berr_t *err)
+{
+    _cleanup_free_ char *path = path_join(dir, file);
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+    size_t len = strlen(value);
+
+    if (fd < 0)
+        return berr_set(err, errno, "cgroup: open %s", path);
+    if (write(fd, value, len) != (ssize_t)len)
+        return berr_set(err, errno, "cgroup: write \"%s\" to %s", value, path);
+    return 0;
+}
+
+int cg_write_int(const char *dir, const char *file, int64_t v, berr_t *err)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "%" PRId64, v);
+    return cg_write(dir, file, buf, err);
+}
+
+int cg_read(const char *dir, const char *file, char *buf, size_t len)
+{
+    _cleanup_free_ char *path = path_join(dir, file);
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, len - 1);
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    while (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    return 0;
+}
+
+uint64_t cg_read_u64(const char *dir, const char *file)
+{
+    char buf[64];
+
+    if (cg_read(dir, file, buf, sizeof(buf)) < 0)
+        return 0;
+    return strtoull(buf, NULL, 10);
+}
+
+uint64_t cg_read_key(const char *dir, const char *file, const char *key)
+{
+    char buf[4096];
+    size_t klen = strlen(key);
+
+    if (cg_read(dir, file, buf, sizeof(buf)) < 0)
+        return 0;
+    for (char *line = buf, *next; line != NULL; line = next) {
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        if (strncmp(line, key, klen) == 0 && line[klen] == ' ')
+            return strtoull(line + klen + 1, NULL, 10);
+    }
+    return 0;
+}
+
+static void pause_ms(long ms)
+{
+    struct timespec ts = {0, ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int cg_rmdir(const char *dir, berr_t *err)
+{
+    for (int i = 0; i < 200; i++) {
+        if (rmdir(dir) == 0 || errno == ENOENT)
+            return 0;
+        if (errno != EBUSY)
+            break;
+        pause_ms(i < 20 ? 1 : 10);
+    }
+    return berr_set(err, errno, "cgroup: remove %s", dir);
+}
+
+int cg_wait_for(const char *dir, const char *file, const char *want, berr_t *err)
+{
+    char buf[4096];
+
+    for (int i = 0; i < 400; i++) {
+        if (cg_read(dir, file, buf, sizeof(buf)) == 0 && strstr(buf, want) != NULL)
+            return 0;
+        pause_ms(i < 50 ? 1 : 5);
+    }
+    return berr_set(err, ETIMEDOUT, "cgroup %s: waiting for %s to show \"%s\"", dir, file, want);
+}
+
+int cgroup_open(struct cgroup *cg, const char *parent, const char *id, berr_t *err)
+{
+    (void)err;
+    cg->ops = detect();
+    cg->rel = xasprintf("%s/%s", parent, id);
+    return 0;
+}
+
+void cgroup_open_rel(struct cgroup *cg, const char *rel)
+{
+    cg->ops = detect();
+    cg->rel = xstrdup(rel);
+}
+
+int cgroup_create(struct cgroup *cg, const struct rt_resources *res, bool privileged, berr_t *err)
+{
+    return cg->ops->create(cg, res, privileged, err);
+}
+
+int cgroup_add_pid(struct cgroup *cg, pid_t pid, berr_t *err)
+{
+    return cg->ops->add_pid(cg, pid, err);
+}
+
+bool cgroup_oom_killed(struct cgroup *cg)
+{
+    return cg->ops->oom_killed(cg);
+}
+
+int cgroup_freeze(struct cgroup *cg, bool freeze, berr_t *err)
+{
+    return cg->ops->freeze(cg, freeze, err);
+}
+
+bool cgroup_frozen(struct cgroup *cg)
+{
+    return cg->ops->frozen(cg);
+}
+
+int cgroup_stats(struct cgroup *cg, struct runtime_stats *st, berr_t *err)
+{
+    memset(st, 0, sizeof(*st));
+    return cg->ops->stats(cg, st, err);
+}
+
+int cgroup_destroy(struct cgroup *cg, berr_t *err)
+{
+    return cg->ops->destroy(cg, err);
+}
+
+void cgroup_close(struct cgroup *cg)
+{
+    free(cg->rel);
+    cg->rel = NULL;
+}
+
+int cgroup_join(pid_t target, berr_t *err)
+{
+    return detect()->join(target, err);
+}
