@@ -415,13 +415,18 @@ static int h_attach(struct http_request *req, struct http_response *resp, berr_t
     if (get(req, &c, err) < 0)
         return -1;
     bool tty = json_is_true(json_object_get(c->config, "Tty"));
+    /* docker run attaches before it starts the container, and sends the start as soon as it
+     * has our answer: register for the start's early fd first. */
+    unsigned long ticket = 0;
+    bool waiting = stream && ctr_attach_register(cs, c, &ticket);
     struct conn *conn = http_hijack(resp, tty ? RAW_STREAM : MUX_STREAM, err);
     if (conn == NULL || !stream) {
+        if (waiting)
+            ctr_attach_wait_start(cs, c, ticket, false);
         put(req, c);
         return conn ? 0 : -1;
     }
-    /* docker run attaches before it starts the container: take the start's early fd. */
-    int shim = ctr_attach_wait_start(cs, c);
+    int shim = waiting ? ctr_attach_wait_start(cs, c, ticket, true) : -1;
     if (shim < 0)
         shim = runtime_attach(c->bundle, err);
     put(req, c);

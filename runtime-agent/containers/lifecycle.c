@@ -260,11 +260,16 @@ static int start_locked(struct containers *cs, struct container *c, int *attach_
     struct runtime_state st;
     berr_t local = NULL;
     berr_t *e = err ? err : &local;
+    int early = -1;
 
     pthread_mutex_lock(&cs->store.lock);
     enum ctr_status status = c->status;
     bool removed = c->removed;
+    /* Attachers waiting for this start get a connection made before the command runs. */
+    bool handoff = attach_fd == NULL && c->attach_waiters > 0;
     pthread_mutex_unlock(&cs->store.lock);
+    if (handoff)
+        attach_fd = &early;
     if (removed)
         return http_err(e, ENOENT, "No such container: %s", c->id);
     if (status == CTR_RUNNING || status == CTR_PAUSED)
@@ -279,6 +284,8 @@ static int start_locked(struct containers *cs, struct container *c, int *attach_
         return ret;
     }
     if (runtime_state(c->bundle, &st, e) < 0) {
+        if (early >= 0)
+            close(early);
         berr_free(&local);
         return -1;
     }
@@ -295,6 +302,12 @@ static int start_locked(struct containers *cs, struct container *c, int *attach_
     free(c->finished_at);
     c->finished_at = NULL;
     c->stop_requested = false;
+    if (handoff) {
+        /* In the same critical section as starts++, so a woken waiter finds it. */
+        if (c->attach_fd >= 0)
+            close(c->attach_fd);
+        c->attach_fd = early;
+    }
     c->starts++;
     ctr_save(&cs->store, c, NULL);
     monitor_start(cs, c);
@@ -305,42 +318,42 @@ static int start_locked(struct containers *cs, struct container *c, int *attach_
 
 int ctr_start(struct containers *cs, struct container *c, int *attach_fd, berr_t *err)
 {
-    int early = -1;
-
     pthread_mutex_lock(&c->op);
+    int ret = start_locked(cs, c, attach_fd, err);
     pthread_mutex_lock(&cs->store.lock);
-    bool waiters = c->attach_waiters > 0;
-    pthread_mutex_unlock(&cs->store.lock);
-    int ret = start_locked(cs, c, attach_fd ? attach_fd : waiters ? &early : NULL, err);
-    pthread_mutex_lock(&cs->store.lock);
-    if (ret == 0 && early >= 0) {
-        c->attach_fd = early; /* the waiting attacher takes it */
-        early = -1;
-    }
     if (ret < 0)
         c->starts++; /* wake attach waiters: nothing will come */
     pthread_cond_broadcast(&cs->store.changed);
     pthread_mutex_unlock(&cs->store.lock);
     pthread_mutex_unlock(&c->op);
-    if (early >= 0)
-        close(early);
     /* Docker removes an --rm container whose start failed; `run --rm` waits for that. */
     if (ret < 0 && json_is_true(json_object_get(c->host, "AutoRemove")))
         ctr_remove(cs, c, true, true, NULL);
     return ret;
 }
 
-int ctr_attach_wait_start(struct containers *cs, struct container *c)
+bool ctr_attach_register(struct containers *cs, struct container *c, unsigned long *ticket)
+{
+    pthread_mutex_lock(&cs->store.lock);
+    bool waiting = c->status == CTR_CREATED || c->status == CTR_EXITED;
+    if (waiting) {
+        *ticket = c->starts;
+        c->attach_waiters++;
+    }
+    pthread_mutex_unlock(&cs->store.lock);
+    return waiting;
+}
+
+int ctr_attach_wait_start(struct containers *cs, struct container *c, unsigned long ticket,
+                          bool wait)
 {
     int fd = -1;
 
     pthread_mutex_lock(&cs->store.lock);
-    if (c->status == CTR_CREATED || c->status == CTR_EXITED) {
-        unsigned long ticket = c->starts;
-        c->attach_waiters++;
-        while (c->starts == ticket && !c->removed && !cs->shutting_down)
-            pthread_cond_wait(&cs->store.changed, &cs->store.lock);
-        c->attach_waiters--;
+    while (wait && c->starts == ticket && !c->removed && !cs->shutting_down)
+        pthread_cond_wait(&cs->store.changed, &cs->store.lock);
+    c->attach_waiters--;
+    if (wait) {
         fd = c->attach_fd;
         c->attach_fd = -1;
     }

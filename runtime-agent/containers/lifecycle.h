@@ -65,9 +65,16 @@ unsigned long ctr_wait_prepare(struct containers *cs, struct container *c);
 void ctr_wait(struct containers *cs, struct container *c, enum ctr_wait_cond cond,
               unsigned long ticket, int *code);
 
-/* Wait until C is running or has gone away, for attachers that arrive before start; returns
- * an attach fd handed over by ctr_start, or -1 when C was started without us (attach then). */
-int ctr_attach_wait_start(struct containers *cs, struct container *c);
+/* Attachers that arrive before the start (`docker run`, `docker start -a`): register before
+ * answering the client, so that the start it sends next hands its early connection over.
+ * True (and *TICKET set) when C is not running and the caller must call
+ * ctr_attach_wait_start. */
+bool ctr_attach_register(struct containers *cs, struct container *c, unsigned long *ticket);
+
+/* Unregister; with WAIT, first wait until C started or has gone away. Returns an attach fd
+ * handed over by ctr_start, or -1 when C was started without us (attach then). */
+int ctr_attach_wait_start(struct containers *cs, struct container *c, unsigned long ticket,
+                          bool wait);
 
 /* A signal by name ("KILL", "SIGTERM") or number; -1 when unknown. */
 int ctr_signal_parse(const char *s);

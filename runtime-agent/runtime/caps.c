@@ -104,6 +104,12 @@ int caps_set(uint64_t caps, berr_t *err)
     struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
     struct __user_cap_data_struct data[2] = {{0}};
 
+    /* Only what this process holds can be kept: a host (or an outer container) may lack
+     * some, and asking for more than the permitted set fails with EPERM. */
+    if (syscall(SYS_capget, &hdr, data) < 0)
+        return berr_set(err, errno, "capabilities: get");
+    caps &= (uint64_t)data[1].permitted << 32 | data[0].permitted;
+    data[0].inheritable = data[1].inheritable = 0;
     data[0].effective = data[0].permitted = (uint32_t)caps;
     data[1].effective = data[1].permitted = (uint32_t)(caps >> 32);
     if (syscall(SYS_capset, &hdr, data) < 0)

@@ -18,7 +18,8 @@ uint64_t caps_all(void);
 /* Drop every capability not in CAPS from the bounding set and clear the ambient set. */
 int caps_drop_bounding(uint64_t caps, berr_t *err);
 
-/* Make CAPS the effective and permitted sets (inheritable empty). */
+/* Make CAPS, limited to the permitted set of the caller, the effective and permitted sets
+ * (inheritable empty). */
 int caps_set(uint64_t caps, berr_t *err);
 
 #endif
