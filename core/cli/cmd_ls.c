@@ -1,5 +1,6 @@
 /* berth ls: every machine queried in parallel, each bounded by the timeout
  * (docker-machine queried them one after another and timed out often). */
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
@@ -90,6 +91,10 @@ static void *ls_worker(void *arg)
     struct ls_row *r = arg;
     json_t *info = query_machine(r);
     struct ls_shared *sh = r->sh;
+
+    /* Free OpenSSL's per-thread state now: once we report done, main may exit before this
+     * detached thread does, and its thread-exit cleanup would never run. */
+    OPENSSL_thread_stop();
 
     pthread_mutex_lock(&sh->lock);
     r->info = info;
