@@ -35,6 +35,9 @@ LDFLAGS += -pthread
 LIBS_BERTH := -ljansson -lcrypto -lssl -lcurl -lssh2 -ldl
 LIBS_BERTHD := -ljansson -lssl -lcrypto -lhttp_parser -larchive -lseccomp
 LIBS_TEST := -lcmocka
+# berthd as machines run it (berthd-static): every library linked in, so a host needs nothing.
+LIBS_BERTHD_STATIC := -ljansson -lssl -lcrypto -lhttp_parser -larchive -lseccomp -lnettle -lacl \
+	-llzma -lzstd -llz4 -lbz2 -lxml2 -lz -llzma -licuuc -licudata -lstdc++ -lm -pthread -ldl
 
 COMMON_SRC := $(wildcard core/common/*.c)
 CERTS_SRC := $(wildcard certs/*.c)
@@ -53,9 +56,10 @@ LIBCERTS := $(OBJ)/libcerts.a
 LIBBERTH := $(OBJ)/libberth.a
 LIBAGENT := $(OBJ)/libberthd.a
 MODESTAMP := $(BUILD)/.mode-stamp
+BERTHD_STATIC := $(BUILD)/lib/berth/berthd-static
 
 .PHONY: all check unit integration deps demo install uninstall clean fuzz fuzz-build bench format
-all: $(BIN)/berth $(BIN)/berthd $(patsubst %,$(DRVDIR)/%.so,$(DRIVERS))
+all: $(BIN)/berth $(BIN)/berthd $(patsubst %,$(DRVDIR)/%.so,$(DRIVERS)) $(BERTHD_STATIC)
 
 # Relink whenever SANITIZE flips, since binaries share one output directory.
 $(MODESTAMP): FORCE
@@ -83,6 +87,24 @@ $(BIN)/berthd: $(call objs,$(AGENT_MAIN)) $(LIBAGENT) $(LIBCOMMON) $(MODESTAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LIBS_BERTHD)
 
+# The berthd berth installs on machines: linked with -static and stripped. A static binary
+# cannot carry the sanitizers' runtimes, so outside the std mode it has objects of its own.
+STATIC_CC ?= cc
+STATIC_CFLAGS := -O2 -g -std=gnu11 -Wall -Wextra -Werror -pthread
+STATIC_OBJ := $(if $(filter std,$(MODE)),$(OBJ),$(BUILD)/obj-static)
+$(BUILD)/obj-static/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(STATIC_CC) $(CPPFLAGS) $(STATIC_CFLAGS) -MMD -MP -c $< -o $@
+
+# glibc warns that getaddrinfo & co. would load NSS modules at run time; berthd resolves
+# numeric addresses only, so the warnings stay in $@.log unless the link fails.
+$(BERTHD_STATIC): $(patsubst %.c,$(STATIC_OBJ)/%.o,$(AGENT_MAIN) $(AGENT_SRC) $(COMMON_SRC))
+	@mkdir -p $(dir $@)
+	$(STATIC_CC) -static -o $@.tmp $^ $(LIBS_BERTHD_STATIC) 2>$@.log || \
+		{ cat $@.log >&2; rm -f $@.tmp; exit 1; }
+	strip $@.tmp
+	mv -f $@.tmp $@
+
 .SECONDEXPANSION:
 $(DRVDIR)/%.so: $$(call objs,$$(wildcard drivers/%/*.c)) $(LIBCOMMON) $(MODESTAMP)
 	@mkdir -p $(dir $@)
@@ -91,6 +113,25 @@ $(DRVDIR)/%.so: $$(call objs,$$(wildcard drivers/%/*.c)) $(LIBCOMMON) $(MODESTAM
 $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(LIBBERTH) $(LIBAGENT) $(LIBCERTS) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LIBS_BERTH) $(LIBS_BERTHD) $(LIBS_TEST)
+
+# The local driver: local.so, its supervisor berth-local (started detached by the driver, so
+# it is a program of its own) and the machine image it boots, all under lib/berth/.
+LOCAL_SRC := $(wildcard drivers/local/*.c)
+LOCAL_SUP_SRC := $(wildcard drivers/local/supervisor/*.c) drivers/local/run.c drivers/local/cgroup.c
+LOCAL_HELPER := $(BUILD)/lib/berth/berth-local
+LOCAL_IMAGE := $(BUILD)/lib/berth/machine-rootfs.tar.gz
+all: $(LOCAL_HELPER) $(LOCAL_IMAGE)
+
+$(DRVDIR)/local.so: $(call objs,$(LOCAL_SRC)) $(LIBCOMMON) $(MODESTAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -o $@ $(filter %.o %.a,$^) -ljansson -larchive
+
+$(LOCAL_HELPER): $(call objs,$(LOCAL_SUP_SRC)) $(LIBCOMMON) $(MODESTAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) -ljansson
+
+$(LOCAL_IMAGE): drivers/local/mkimage.sh $(shell find drivers/local/rootfs -type f)
+	drivers/local/mkimage.sh $@
 
 # Test-only drivers that must fail to load (wrong ABI, no descriptor).
 TESTDRV := $(BUILD)/tests/drivers
@@ -127,7 +168,9 @@ fuzz:
 fuzz-build: $(FUZZ_BIN)
 
 bench:
-	@echo "benchmarks arrive with the engine and drivers"; exit 1
+	@tests/deps.sh bench
+	$(MAKE) all
+	tests/bench/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -136,6 +179,9 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/berth/drivers
 	install -m 0755 $(BIN)/berth $(BIN)/berthd $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 $(DRVDIR)/*.so $(DESTDIR)$(PREFIX)/lib/berth/drivers/
+	install -m 0755 $(BERTHD_STATIC) $(DESTDIR)$(PREFIX)/lib/berth/berthd-static
+	install -m 0755 $(LOCAL_HELPER) $(DESTDIR)$(PREFIX)/lib/berth/
+	install -m 0644 $(LOCAL_IMAGE) $(DESTDIR)$(PREFIX)/lib/berth/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/berth $(DESTDIR)$(PREFIX)/bin/berthd

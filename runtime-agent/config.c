@@ -20,7 +20,8 @@ enum {
     OPT_EXEC_ROOT,
     OPT_PIDFILE,
     OPT_CONFIG_FILE,
-    OPT_INSECURE_TCP
+    OPT_INSECURE_TCP,
+    OPT_CGROUP_PARENT
 };
 
 static const struct option options[] = {
@@ -37,6 +38,7 @@ static const struct option options[] = {
     {"debug", no_argument, NULL, 'D'},
     {"config-file", required_argument, NULL, OPT_CONFIG_FILE},
     {"insecure-tcp", no_argument, NULL, OPT_INSECURE_TCP},
+    {"cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -60,6 +62,8 @@ const char *config_usage(void)
            "      --data-root DIR     persistent state (" CONFIG_DEFAULT_DATA_ROOT ")\n"
            "      --exec-root DIR     runtime state (" CONFIG_DEFAULT_EXEC_ROOT ")\n"
            "      --pidfile FILE      pid file (EXEC_ROOT/berthd.pid)\n"
+           "      --cgroup-parent P   containers' cgroups are P/ID (" CONFIG_DEFAULT_CGROUP_PARENT
+           ")\n"
            "  -l, --log-level LEVEL   debug, info, warn, error or fatal (info)\n"
            "  -D, --debug             same as --log-level debug\n"
            "      --config-file FILE  daemon.json settings (" CONFIG_DEFAULT_FILE ")\n";
@@ -139,6 +143,10 @@ static int apply_opt(struct daemon_config *c, int opt, const char *arg, berr_t *
         c->set |= CFG_PIDFILE;
         set_str(&c->pidfile, arg);
         return 0;
+    case OPT_CGROUP_PARENT:
+        c->set |= CFG_CGROUP_PARENT;
+        set_str(&c->cgroup_parent, arg);
+        return 0;
     case 'l':
         c->set |= CFG_LOG_LEVEL;
         return set_log_level(c, arg, err);
@@ -192,6 +200,7 @@ static const struct {
     {"data-root", CFG_DATA_ROOT, offsetof(struct daemon_config, data_root)},
     {"exec-root", CFG_EXEC_ROOT, offsetof(struct daemon_config, exec_root)},
     {"pidfile", CFG_PIDFILE, offsetof(struct daemon_config, pidfile)},
+    {"cgroup-parent", CFG_CGROUP_PARENT, offsetof(struct daemon_config, cgroup_parent)},
 };
 
 static int file_hosts(struct daemon_config *c, json_t *v, const char *path, berr_t *err)
@@ -322,6 +331,22 @@ static int check_hosts(struct daemon_config *c, berr_t *err)
     return 0;
 }
 
+/* The cgroup parent goes into paths below every hierarchy root: "a/b" (a leading '/' is
+ * dropped), no "..", only [A-Za-z0-9_.-/]. */
+static int check_cgroup_parent(struct daemon_config *c, berr_t *err)
+{
+    const char *p = c->cgroup_parent + strspn(c->cgroup_parent, "/");
+
+    if (*p == '\0' || strstr(p, "..") != NULL ||
+        p[strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/")] != '\0')
+        return berr_set(err, 0,
+                        "cgroup parent \"%s\": use a relative path of letters, digits and "
+                        "_.-/ without \"..\"",
+                        c->cgroup_parent);
+    memmove(c->cgroup_parent, p, strlen(p) + 1);
+    return 0;
+}
+
 int config_finish(struct daemon_config *c, berr_t *err)
 {
     if (c->n_hosts == 0)
@@ -340,6 +365,10 @@ int config_finish(struct daemon_config *c, berr_t *err)
         c->tlscert = xstrdup(CONFIG_DEFAULT_TLS_DIR "/cert.pem");
     if (c->tlskey == NULL)
         c->tlskey = xstrdup(CONFIG_DEFAULT_TLS_DIR "/key.pem");
+    if (c->cgroup_parent == NULL)
+        c->cgroup_parent = xstrdup(CONFIG_DEFAULT_CGROUP_PARENT);
+    if (check_cgroup_parent(c, err) < 0)
+        return -1;
     return check_hosts(c, err);
 }
 
@@ -355,5 +384,6 @@ void config_free(struct daemon_config *c)
     free(c->exec_root);
     free(c->pidfile);
     free(c->config_file);
+    free(c->cgroup_parent);
     memset(c, 0, sizeof(*c));
 }

@@ -12,6 +12,7 @@
 #define CONFIG_DEFAULT_DATA_ROOT "/var/lib/berth"
 #define CONFIG_DEFAULT_EXEC_ROOT "/run/berth"
 #define CONFIG_DEFAULT_TLS_DIR "/etc/berth/tls"
+#define CONFIG_DEFAULT_CGROUP_PARENT "berth"
 
 /* Which settings were given on the command line (the file does not override them). */
 enum config_field {
@@ -26,6 +27,7 @@ enum config_field {
     CFG_PIDFILE = 1 << 8,
     CFG_LOG_LEVEL = 1 << 9,
     CFG_CONFIG_FILE = 1 << 10,
+    CFG_CGROUP_PARENT = 1 << 11,
 };
 
 struct daemon_config {
@@ -34,6 +36,7 @@ struct daemon_config {
     bool tls, tlsverify, insecure_tcp;
     char *tlscacert, *tlscert, *tlskey;
     char *data_root, *exec_root, *pidfile, *config_file;
+    char *cgroup_parent; /* containers' cgroups are CGROUP_PARENT/ID in each hierarchy */
     int log_level;
     unsigned set; /* enum config_field bits given as flags */
     bool help;    /* --help was asked for */
@@ -46,8 +49,8 @@ int config_parse_args(struct daemon_config *c, int argc, char **argv, berr_t *er
  * file is fine; a missing file named with --config-file is an error. */
 int config_load_file(struct daemon_config *c, berr_t *err);
 
-/* Fill defaults and check the whole: every -H parses, and tcp:// without
- * --tlsverify needs the explicit --insecure-tcp. */
+/* Fill defaults and check the whole: every -H parses, tcp:// without --tlsverify needs the
+ * explicit --insecure-tcp, and the cgroup parent is a plain relative path. */
 int config_finish(struct daemon_config *c, berr_t *err);
 
 /* True when HOST is a tcp:// address. */

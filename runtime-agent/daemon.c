@@ -83,9 +83,12 @@ static enum image_use images_in_use(void *ctx, const char *id, char **container)
     return use;
 }
 
-int daemon_init(struct daemon *d, const char *data_root, const char *exec_root, berr_t *err)
+int daemon_init(struct daemon *d, const char *data_root, const char *exec_root,
+                const char *cgroup_parent, berr_t *err)
 {
     memset(d, 0, sizeof(*d));
+    if (cgroup_parent != NULL)
+        d->containers.cgroup_parent = xstrdup(cgroup_parent);
     d->data_root = xstrdup(data_root);
     d->exec_root = xstrdup(exec_root);
     /* 0711: others may reach the API socket inside, but not list what is there. */
@@ -106,7 +109,6 @@ struct containers *daemon_containers(struct daemon *d)
 {
     return &d->containers;
 }
-
 
 void daemon_add_warning(struct daemon *d, const char *fmt, ...)
 {

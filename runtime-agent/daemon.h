@@ -18,9 +18,9 @@ struct daemon {
     bool debug;      /* log level debug, reported by /info */
     char **warnings; /* shown by `docker info` */
     size_t n_warnings;
-    struct image_store *images;    /* DATA_ROOT/image */
-    struct containers containers;  /* DATA_ROOT/containers, EXEC_ROOT/containers */
-    image_use_fn images_in_use;    /* how containers use an image; its ctx is the daemon */
+    struct image_store *images;   /* DATA_ROOT/image */
+    struct containers containers; /* DATA_ROOT/containers, EXEC_ROOT/containers */
+    image_use_fn images_in_use;   /* how containers use an image; its ctx is the daemon */
 };
 
 /* Object counts for /info. One place, so the container and image stores fill them in here. */
@@ -30,8 +30,10 @@ struct engine_counts {
 };
 
 /* Create DATA_ROOT and EXEC_ROOT, load (or create) the engine ID, open the image store and
- * the containers (resuming the monitoring of those still running). */
-int daemon_init(struct daemon *d, const char *data_root, const char *exec_root, berr_t *err);
+ * the containers (resuming the monitoring of those still running), whose cgroups go below
+ * CGROUP_PARENT (NULL: "berth"). */
+int daemon_init(struct daemon *d, const char *data_root, const char *exec_root,
+                const char *cgroup_parent, berr_t *err);
 
 /* Add a line to the warnings `docker info` prints (at startup, before serving). */
 void daemon_add_warning(struct daemon *d, const char *fmt, ...)

@@ -81,7 +81,8 @@ static int listen_all(struct runtime *rt, berr_t *err)
 
 static int start(struct runtime *rt, berr_t *err)
 {
-    if (daemon_init(&rt->daemon, rt->cfg.data_root, rt->cfg.exec_root, err) < 0)
+    if (daemon_init(&rt->daemon, rt->cfg.data_root, rt->cfg.exec_root, rt->cfg.cgroup_parent, err) <
+        0)
         return -1;
     rt->daemon_ready = true;
     rt->daemon.debug = rt->cfg.log_level == LOG_LEVEL_DEBUG;

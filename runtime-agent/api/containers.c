@@ -51,33 +51,6 @@ static int h_create(struct http_request *req, struct http_response *resp, berr_t
     return 0;
 }
 
-/* Docker filters arrive as {"k":{"v":true}} (CLI) or {"k":["v"]} (docker-py). */
-static bool filter_values(const json_t *filters, const char *key, const char ***vals, size_t *n)
-{
-    const json_t *f = json_object_get(filters, key);
-    static const char *buf[32];
-    const char *k;
-    json_t *v;
-    size_t i;
-
-    *n = 0;
-    *vals = buf;
-    if (json_is_array(f)) {
-        json_array_foreach(f, i, v)
-        {
-            if (*n < 32 && json_is_string(v))
-                buf[(*n)++] = json_string_value(v);
-        }
-    } else if (json_is_object(f)) {
-        json_object_foreach((json_t *)f, k, v)
-        {
-            if (*n < 32)
-                buf[(*n)++] = k;
-        }
-    }
-    return f != NULL;
-}
-
 static bool label_match(const json_t *labels, const char *want)
 {
     const char *eq = strchr(want, '=');
@@ -88,35 +61,58 @@ static bool label_match(const json_t *labels, const char *want)
     return v && strcmp(v, eq + 1) == 0;
 }
 
+static const char *const filter_keys[] = {"label", "status", "name", "id", "ancestor"};
+
+/* Whether summary S matches filter KEY (an index into filter_keys) with value V. */
+static bool filter_match(size_t key, const char *v, const json_t *s)
+{
+    switch (key) {
+    case 0:
+        return label_match(json_object_get(s, "Labels"), v);
+    case 1:
+        return strcmp(v, json_string_value(json_object_get(s, "State"))) == 0;
+    case 2:
+        return strstr(json_string_value(json_array_get(json_object_get(s, "Names"), 0)), v) != NULL;
+    case 3:
+        return strncmp(json_string_value(json_object_get(s, "Id")), v, strlen(v)) == 0;
+    default:
+        return strcmp(json_string_value(json_object_get(s, "Image")), v) == 0 ||
+               strstr(json_string_value(json_object_get(s, "ImageID")), v) != NULL;
+    }
+}
+
 /* Whether summary S passes every filter (values of one key OR'd, keys AND'd). */
 static bool passes(const json_t *filters, const json_t *s)
 {
-    static const char *const keys[] = {"label", "status", "name", "id", "ancestor"};
-    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-        const char **vals;
-        size_t n;
-        if (!filter_values(filters, keys[k], &vals, &n))
-            continue;
-        bool any = false;
-        for (size_t i = 0; i < n && !any; i++) {
-            const char *v = vals[i];
-            if (k == 0)
-                any = label_match(json_object_get(s, "Labels"), v);
-            else if (k == 1)
-                any = strcmp(v, json_string_value(json_object_get(s, "State"))) == 0;
-            else if (k == 2)
-                any = strstr(json_string_value(json_array_get(json_object_get(s, "Names"), 0)),
-                             v) != NULL;
-            else if (k == 3)
-                any = strncmp(json_string_value(json_object_get(s, "Id")), v, strlen(v)) == 0;
-            else
-                any = strcmp(json_string_value(json_object_get(s, "Image")), v) == 0 ||
-                      strstr(json_string_value(json_object_get(s, "ImageID")), v) != NULL;
+    for (size_t k = 0; k < sizeof(filter_keys) / sizeof(filter_keys[0]); k++) {
+        const json_t *vals = json_object_get(filters, filter_keys[k]);
+        size_t i;
+        json_t *v;
+        bool any = vals == NULL;
+        json_array_foreach(vals, i, v)
+        {
+            any = any || filter_match(k, json_string_value(v), s);
         }
         if (!any)
             return false;
     }
     return true;
+}
+
+/* EINVAL for a filter key ps does not know, as dockerd answers. */
+static int check_filter_keys(const json_t *filters, berr_t *err)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)filters, key, v)
+    {
+        bool known = false;
+        for (size_t k = 0; k < sizeof(filter_keys) / sizeof(filter_keys[0]); k++)
+            known = known || strcmp(key, filter_keys[k]) == 0;
+        if (!known)
+            return http_err(err, EINVAL, "invalid filter '%s'", key);
+    }
+    return 0;
 }
 
 static int cmp_created_desc(const void *a, const void *b)
@@ -130,14 +126,17 @@ static int h_list(struct http_request *req, struct http_response *resp, berr_t *
 {
     struct containers *cs = cs_of(req);
     bool all = http_req_query_bool(req, "all", false);
-    const char *ftext = http_req_query(req, "filters");
     const char *limit = http_req_query(req, "limit");
-    json_t *filters = ftext && *ftext ? json_loads(ftext, 0, NULL) : json_object();
+    json_t *filters = NULL;
     struct container **v;
     size_t n, kept = 0;
 
-    if (filters == NULL)
-        return http_err(err, EINVAL, "invalid filters: %s", ftext);
+    if (api_filters_parse(http_req_query(req, "filters"), &filters, err) < 0)
+        return -1;
+    if (check_filter_keys(filters, err) < 0) {
+        json_decref(filters);
+        return -1;
+    }
     ctr_list(&cs->store, &v, &n);
     json_t **rows = xcalloc(n + 1, sizeof(*rows));
     for (size_t i = 0; i < n; i++) {
@@ -330,8 +329,13 @@ static int write_all_fd(int fd, const void *buf, size_t len)
 
 static int send_frame(int fd, int stream, const void *data, size_t len)
 {
-    unsigned char h[8] = {(unsigned char)stream, 0, 0, 0, (unsigned char)(len >> 24),
-                          (unsigned char)(len >> 16), (unsigned char)(len >> 8),
+    unsigned char h[8] = {(unsigned char)stream,
+                          0,
+                          0,
+                          0,
+                          (unsigned char)(len >> 24),
+                          (unsigned char)(len >> 16),
+                          (unsigned char)(len >> 8),
                           (unsigned char)len};
     if (write_all_fd(fd, h, 8) < 0)
         return -1;
@@ -560,7 +564,46 @@ static int h_top(struct http_request *req, struct http_response *resp, berr_t *e
     return 0;
 }
 
+/* POST /containers/prune: remove every container that is not running. */
+static int h_prune(struct http_request *req, struct http_response *resp, berr_t *err)
+{
+    struct containers *cs = cs_of(req);
+    json_t *filters = NULL, *deleted = json_array();
+    struct container **v;
+    size_t n;
+
+    if (api_filters_parse(http_req_query(req, "filters"), &filters, err) < 0) {
+        json_decref(deleted);
+        return -1;
+    }
+    ctr_list(&cs->store, &v, &n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *s = ctr_summary(cs, v[i]);
+        const char *state = json_string_value(json_object_get(s, "State"));
+        bool stopped = strcmp(state, "exited") == 0 || strcmp(state, "created") == 0 ||
+                       strcmp(state, "dead") == 0;
+        bool match = true;
+        size_t k;
+        json_t *lv;
+        json_array_foreach(json_object_get(filters, "label"), k, lv)
+        {
+            match = match && label_match(json_object_get(s, "Labels"), json_string_value(lv));
+        }
+        berr_t e = NULL;
+        if (stopped && match && ctr_remove(cs, v[i], false, false, &e) == 0)
+            json_array_append_new(deleted, json_string(v[i]->id));
+        berr_free(&e);
+        json_decref(s);
+    }
+    ctr_list_free(&cs->store, v, n);
+    json_decref(filters);
+    http_resp_json(resp, 200,
+                   json_pack("{s:o,s:i}", "ContainersDeleted", deleted, "SpaceReclaimed", 0));
+    return 0;
+}
+
 const struct http_route api_container_routes[] = {
+    {"POST", "/containers/prune", h_prune, 0},
     {"POST", "/containers/create", h_create, 0},
     {"GET", "/containers/json", h_list, 0},
     {"GET", "/containers/{id}/json", h_inspect, 0},
@@ -577,4 +620,5 @@ const struct http_route api_container_routes[] = {
     {"GET", "/containers/{id}/top", h_top, 0},
     {"DELETE", "/containers/{id}", h_remove, 0},
 };
-const size_t api_container_routes_len = sizeof(api_container_routes) / sizeof(api_container_routes[0]);
+const size_t api_container_routes_len =
+    sizeof(api_container_routes) / sizeof(api_container_routes[0]);

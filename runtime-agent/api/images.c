@@ -2,7 +2,7 @@
  *   GET    /images/json                 docker images (filters: reference, dangling, label,
  *                                       before, since, until)
  *   POST   /images/create?fromSrc=-     docker import (the body is the rootfs tar)
- *   POST   /images/create?fromImage=    docker pull: not implemented yet (500)
+ *   POST   /images/create?fromImage=    docker pull: not implemented yet (501)
  *   GET    /images/get?names=           docker save (also GET /images/{name}/get)
  *   POST   /images/load                 docker load
  *   POST   /images/prune                docker image prune
@@ -996,12 +996,19 @@ static int import(struct http_request *req, struct http_response *resp, berr_t *
     return send_lines(resp, lines, r, err);
 }
 
+static int h_search(struct http_request *req, struct http_response *resp, berr_t *err)
+{
+    (void)req;
+    (void)resp;
+    return http_err(err, ENOTSUP, "berthd: searching registries is not implemented yet");
+}
+
 static int h_create(struct http_request *req, struct http_response *resp, berr_t *err)
 {
     const char *image = http_req_query(req, "fromImage"), *src = http_req_query(req, "fromSrc");
 
     if (image && image[0])
-        return http_err(err, 0, NOT_PULLING);
+        return http_err(err, ENOTSUP, NOT_PULLING);
     if (src == NULL || src[0] == '\0')
         return http_err(err, EINVAL, "fromImage or fromSrc is required");
     if (strcmp(src, "-") != 0)
@@ -1015,7 +1022,7 @@ static int h_push(struct http_request *req, struct http_response *resp, berr_t *
 {
     (void)req;
     (void)resp;
-    return http_err(err, 0, NOT_PUSHING);
+    return http_err(err, ENOTSUP, NOT_PUSHING);
 }
 
 static int h_inspect(struct http_request *req, struct http_response *resp, berr_t *err)
@@ -1228,6 +1235,7 @@ const struct http_route api_image_routes[] = {
     {"GET", "/images/get", h_save_many, 0},
     {"POST", "/images/load", h_load, HTTP_BODY_UNLIMITED},
     {"POST", "/images/prune", h_prune, 0},
+    {"GET", "/images/search", h_search, 0},
     {"GET", "/images/{name*}/json", h_inspect, 0},
     {"GET", "/images/{name*}/history", h_history, 0},
     {"GET", "/images/{name*}/get", h_save_one, 0},

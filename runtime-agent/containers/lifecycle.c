@@ -20,8 +20,7 @@
 
 #define DEFAULT_STOP_TIMEOUT 10
 
-static int start_locked(struct containers *cs, struct container *c, int *attach_fd,
-                        berr_t *err);
+static int start_locked(struct containers *cs, struct container *c, int *attach_fd, berr_t *err);
 
 /* ---- monitoring ---------------------------------------------------------------------- */
 
@@ -74,6 +73,21 @@ static void record_exit(struct containers *cs, struct container *c)
     pthread_cond_broadcast(&cs->store.changed);
 }
 
+/* Whether `docker stop`, `rm` or the daemon's shutdown came during a restart's back-off: then
+ * C stays exited. */
+static bool restart_cancelled(struct containers *cs, struct container *c)
+{
+    pthread_mutex_lock(&cs->store.lock);
+    bool cancel = c->stop_requested || c->removed || cs->shutting_down;
+    if (cancel) {
+        c->status = CTR_EXITED;
+        ctr_save(&cs->store, c, NULL);
+        pthread_cond_broadcast(&cs->store.changed);
+    }
+    pthread_mutex_unlock(&cs->store.lock);
+    return cancel;
+}
+
 /* After an exit: restart per policy (with Docker's doubling back-off) or auto-remove. */
 static void after_exit(struct containers *cs, struct container *c)
 {
@@ -83,7 +97,8 @@ static void after_exit(struct containers *cs, struct container *c)
     pthread_mutex_lock(&c->op);
     for (;;) {
         pthread_mutex_lock(&cs->store.lock);
-        bool restart = policy_restarts(c) && !cs->shutting_down;
+        /* Not when someone started C again before we got the op lock (`docker restart`). */
+        bool restart = c->status == CTR_EXITED && policy_restarts(c) && !cs->shutting_down;
         if (restart) {
             c->status = CTR_RESTARTING;
             c->restart_count++;
@@ -94,6 +109,8 @@ static void after_exit(struct containers *cs, struct container *c)
             break;
         struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
+        if (restart_cancelled(cs, c))
+            break;
         if (start_locked(cs, c, NULL, NULL) == 0)
             break;
         pthread_mutex_lock(&cs->store.lock);
@@ -175,7 +192,8 @@ static int ns_for(struct containers *cs, const char *mode, const char *kind, cha
     pthread_mutex_unlock(&cs->store.lock);
     ctr_put(&cs->store, other);
     if (pid <= 0)
-        return http_err(err, EBUSY, "cannot join the %s namespace of container %s: it is not "
+        return http_err(err, EBUSY,
+                        "cannot join the %s namespace of container %s: it is not "
                         "running",
                         kind, mode + 10);
     *out = xasprintf("/proc/%d/ns/%s", (int)pid, kind);
@@ -210,8 +228,8 @@ static int prepare_bundle(struct containers *cs, struct container *c, berr_t *er
     if (ns_for(cs, net, "net", &net_ns, err) < 0 ||
         ns_for(cs, json_string_value(json_object_get(hc, "IpcMode")), "ipc", &ipc_ns, err) < 0 ||
         ns_for(cs, json_string_value(json_object_get(hc, "PidMode")), "pid", &pid_ns, err) < 0 ||
-        ns_for(cs, net && strncmp(net, "container:", 10) == 0 ? net : NULL, "uts", &uts_ns,
-               err) < 0)
+        ns_for(cs, net && strncmp(net, "container:", 10) == 0 ? net : NULL, "uts", &uts_ns, err) <
+            0)
         return -1;
     if (image_layer_dirs(cs->images, c->image_id, &in.layers, &in.n_layers, err) < 0 ||
         image_get_config(cs->images, c->image_id, &img, err) < 0)
@@ -392,19 +410,32 @@ static int stop_signal(const struct container *c)
     return sig > 0 ? sig : SIGTERM;
 }
 
+static void request_stop(struct containers *cs, struct container *c)
+{
+    pthread_mutex_lock(&cs->store.lock);
+    if (!c->removed) {
+        c->stop_requested = true;
+        ctr_save(&cs->store, c, NULL);
+    }
+    pthread_mutex_unlock(&cs->store.lock);
+}
+
 int ctr_stop(struct containers *cs, struct container *c, int timeout, berr_t *err)
 {
     int ret = 0;
 
+    /* A stop cancels a restart the restart policy has pending (Docker does the same): mark it
+     * before waiting for the op lock, which a restart's back-off holds, and again after, in
+     * case a restart that completed meanwhile cleared the mark. */
+    request_stop(cs, c);
     pthread_mutex_lock(&c->op);
+    request_stop(cs, c);
     pthread_mutex_lock(&cs->store.lock);
     if (!is_running(c)) {
         pthread_mutex_unlock(&cs->store.lock);
         pthread_mutex_unlock(&c->op);
         return berr_set(err, EALREADY, "container %.12s is not running", c->id);
     }
-    c->stop_requested = true;
-    ctr_save(&cs->store, c, NULL);
     if (timeout < 0) {
         json_t *t = json_object_get(c->config, "StopTimeout");
         timeout = json_is_integer(t) ? (int)json_integer_value(t) : DEFAULT_STOP_TIMEOUT;
@@ -431,13 +462,17 @@ int ctr_kill(struct containers *cs, struct container *c, int sig, berr_t *err)
 {
     pthread_mutex_lock(&cs->store.lock);
     bool running = is_running(c);
-    if (running && sig == SIGKILL)
-        c->stop_requested = json_string_value(json_object_get(
-                                json_object_get(c->host, "RestartPolicy"), "Name")) == NULL;
+    const char *ss = json_string_value(json_object_get(c->config, "StopSignal"));
+    /* Docker: SIGKILL, the stop signal, or any signal when none is configured means the
+     * container was stopped by hand: its restart policy does not bring it back. */
+    if (running && (sig == SIGKILL || ss == NULL || *ss == '\0' || ctr_signal_parse(ss) == sig)) {
+        c->stop_requested = true;
+        ctr_save(&cs->store, c, NULL);
+    }
     pthread_mutex_unlock(&cs->store.lock);
     if (!running)
-        return http_err(err, EBUSY, "Cannot kill container: %s: Container %s is not running",
-                        c->id, c->id);
+        return http_err(err, EBUSY, "Cannot kill container: %s: Container %s is not running", c->id,
+                        c->id);
     return runtime_kill(c->bundle, sig, err);
 }
 
@@ -460,8 +495,9 @@ int ctr_pause(struct containers *cs, struct container *c, bool pause, berr_t *er
     enum ctr_status st = c->status;
     pthread_mutex_unlock(&cs->store.lock);
     if (pause && st != CTR_RUNNING)
-        ret = http_err(err, EBUSY, st == CTR_PAUSED ? "Container %s is already paused"
-                                                    : "Container %s is not running",
+        ret = http_err(err, EBUSY,
+                       st == CTR_PAUSED ? "Container %s is already paused"
+                                        : "Container %s is not running",
                        c->id);
     else if (!pause && st != CTR_PAUSED)
         ret = http_err(err, EBUSY, "Container %s is not paused", c->id);
@@ -527,12 +563,30 @@ static bool name_ok(const char *n)
     return true;
 }
 
+/* dockerd records the log driver it chose: an absent or empty LogConfig.Type is json-file
+ * (docker-py's containers.run reads HostConfig.LogConfig.Type back). */
+static void default_log_config(json_t *host)
+{
+    json_t *lc = json_object_get(host, "LogConfig");
+    const char *type = json_string_value(json_object_get(lc, "Type"));
+
+    if (!json_is_object(lc)) {
+        lc = json_object();
+        json_object_set_new(host, "LogConfig", lc);
+    }
+    if (type == NULL || *type == '\0')
+        json_object_set_new(lc, "Type", json_string("json-file"));
+    if (!json_is_object(json_object_get(lc, "Config")))
+        json_object_set_new(lc, "Config", json_object());
+}
+
 /* Docker's create body is Config's fields plus HostConfig and NetworkingConfig. */
 static void split_body(json_t *body, json_t **config, json_t **host, json_t **net)
 {
     *config = json_deep_copy(body);
-    *host = json_object_get(body, "HostConfig") ? json_deep_copy(json_object_get(body, "HostConfig"))
-                                                 : json_object();
+    *host = json_object_get(body, "HostConfig")
+                ? json_deep_copy(json_object_get(body, "HostConfig"))
+                : json_object();
     *net = json_object_get(body, "NetworkingConfig")
                ? json_deep_copy(json_object_get(body, "NetworkingConfig"))
                : json_object();
@@ -544,6 +598,7 @@ static void split_body(json_t *body, json_t **config, json_t **host, json_t **ne
     }
     if (json_object_get(*host, "NetworkMode") == NULL)
         json_object_set_new(*host, "NetworkMode", json_string("default"));
+    default_log_config(*host);
 }
 
 static int check_host_config(const json_t *hc, berr_t *err)
@@ -634,37 +689,52 @@ fail:
     return -1;
 }
 
+/* SIGKILL C (thawed first) for a forced removal and wait until it is recorded as exited. */
+static int kill_for_removal(struct containers *cs, struct container *c, berr_t *err)
+{
+    pthread_mutex_lock(&cs->store.lock);
+    c->stop_requested = true;
+    bool paused = c->status == CTR_PAUSED;
+    pthread_mutex_unlock(&cs->store.lock);
+    if (paused)
+        runtime_pause(c->bundle, false, NULL);
+    runtime_kill(c->bundle, SIGKILL, NULL);
+    pthread_mutex_lock(&cs->store.lock);
+    bool stopped = wait_stopped(cs, c, 30000);
+    pthread_mutex_unlock(&cs->store.lock);
+    if (!stopped)
+        return berr_set(err, ETIMEDOUT, "container %.12s: did not exit after SIGKILL", c->id);
+    return 0;
+}
+
 int ctr_remove(struct containers *cs, struct container *c, bool force, bool volumes, berr_t *err)
 {
     (void)volumes; /* anonymous volumes arrive with the volumes work */
-    pthread_mutex_lock(&cs->store.lock);
-    bool running = is_running(c) || c->status == CTR_RESTARTING;
-    bool gone = c->removed;
-    pthread_mutex_unlock(&cs->store.lock);
-    if (gone)
-        return 0;
-    if (running && !force)
-        return http_err(err, EBUSY,
-                        "You cannot remove a running container %s. Stop the container before "
-                        "attempting removal or force remove",
-                        c->id);
-    if (running) {
+    for (;;) {
         pthread_mutex_lock(&cs->store.lock);
-        c->stop_requested = true;
+        bool running = is_running(c) || c->status == CTR_RESTARTING;
+        bool gone = c->removed;
         pthread_mutex_unlock(&cs->store.lock);
-        if (c->status == CTR_PAUSED)
-            runtime_pause(c->bundle, false, NULL);
-        runtime_kill(c->bundle, SIGKILL, NULL);
+        if (gone)
+            return 0;
+        if (running && !force)
+            return http_err(err, EBUSY,
+                            "You cannot remove a running container %s. Stop the container "
+                            "before attempting removal or force remove",
+                            c->id);
+        if (running && kill_for_removal(cs, c, err) < 0)
+            return -1;
+        pthread_mutex_lock(&c->op);
         pthread_mutex_lock(&cs->store.lock);
-        bool stopped = wait_stopped(cs, c, 30000);
+        /* A restart (policy) that was under way when we killed may have started it again. */
+        running = is_running(c);
+        if (!running)
+            c->status = CTR_REMOVING;
         pthread_mutex_unlock(&cs->store.lock);
-        if (!stopped)
-            return berr_set(err, ETIMEDOUT, "container %.12s: did not exit after SIGKILL", c->id);
+        if (!running)
+            break;
+        pthread_mutex_unlock(&c->op);
     }
-    pthread_mutex_lock(&c->op);
-    pthread_mutex_lock(&cs->store.lock);
-    c->status = CTR_REMOVING;
-    pthread_mutex_unlock(&cs->store.lock);
     exec_forget_container(c->id);
     /* Remove the record first: a crash after this point leaves no half-removed container. */
     _cleanup_free_ char *record = path_join(c->dir, "config.v2.json");
@@ -737,14 +807,14 @@ int ctr_signal_parse(const char *s)
     static const struct {
         const char *name;
         int sig;
-    } sigs[] = {{"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ILL", SIGILL},
-                {"TRAP", SIGTRAP}, {"ABRT", SIGABRT}, {"BUS", SIGBUS},   {"FPE", SIGFPE},
-                {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"SEGV", SIGSEGV}, {"USR2", SIGUSR2},
-                {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"CHLD", SIGCHLD},
-                {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN},
-                {"TTOU", SIGTTOU}, {"URG", SIGURG},   {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},
+    } sigs[] = {{"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},   {"ILL", SIGILL},
+                {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"BUS", SIGBUS},     {"FPE", SIGFPE},
+                {"KILL", SIGKILL},     {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},   {"USR2", SIGUSR2},
+                {"PIPE", SIGPIPE},     {"ALRM", SIGALRM}, {"TERM", SIGTERM},   {"CHLD", SIGCHLD},
+                {"CONT", SIGCONT},     {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
+                {"TTOU", SIGTTOU},     {"URG", SIGURG},   {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ},
                 {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},
-                {"PWR", SIGPWR},   {"SYS", SIGSYS}};
+                {"PWR", SIGPWR},       {"SYS", SIGSYS}};
     char *end;
 
     if (s == NULL || *s == '\0')
@@ -846,13 +916,12 @@ json_t *ctr_summary(struct containers *cs, struct container *c)
     _cleanup_free_ char *name = xasprintf("/%s", c->name);
     json_t *labels = json_object_get(c->config, "Labels");
     labels = json_is_object(labels) ? json_incref(labels) : json_object();
-    json_t *j = json_pack("{s:s,s:[s],s:s,s:s,s:s,s:I,s:[],s:o,s:s,s:s,s:{s:O},s:{s:{}},s:[]}",
-                          "Id", c->id, "Names", name, "Image", c->image, "ImageID", c->image_id,
-                          "Command", cmd, "Created", (json_int_t)parse_time(c->created), "Ports",
-                          "Labels", labels, "State",
-                          ctr_status_name(c->status), "Status", status, "HostConfig",
-                          "NetworkMode", json_object_get(c->host, "NetworkMode"),
-                          "NetworkSettings", "Networks", "Mounts");
+    json_t *j =
+        json_pack("{s:s,s:[s],s:s,s:s,s:s,s:I,s:[],s:o,s:s,s:s,s:{s:O},s:{s:{}},s:[]}", "Id", c->id,
+                  "Names", name, "Image", c->image, "ImageID", c->image_id, "Command", cmd,
+                  "Created", (json_int_t)parse_time(c->created), "Ports", "Labels", labels, "State",
+                  ctr_status_name(c->status), "Status", status, "HostConfig", "NetworkMode",
+                  json_object_get(c->host, "NetworkMode"), "NetworkSettings", "Networks", "Mounts");
     pthread_mutex_unlock(&cs->store.lock);
     return j;
 }
@@ -880,16 +949,15 @@ static json_t *graph_driver(const struct container *c)
 
 static json_t *network_settings(const struct container *c)
 {
-    _cleanup_free_ char *sandbox = is_running(c) ? xasprintf("/proc/%d/ns/net", (int)c->pid)
-                                                 : xstrdup("");
+    _cleanup_free_ char *sandbox =
+        is_running(c) ? xasprintf("/proc/%d/ns/net", (int)c->pid) : xstrdup("");
     return json_pack("{s:s,s:s,s:b,s:s,s:i,s:{},s:s,s:n,s:n,s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:s,"
                      "s:{}}",
-                     "Bridge", "", "SandboxID", c->id, "HairpinMode", 0, "LinkLocalIPv6Address",
-                     "", "LinkLocalIPv6PrefixLen", 0, "Ports", "SandboxKey", sandbox,
-                     "SecondaryIPAddresses", "SecondaryIPv6Addresses", "EndpointID", "",
-                     "Gateway", "", "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0,
-                     "IPAddress", "", "IPPrefixLen", 0, "IPv6Gateway", "", "MacAddress", "",
-                     "Networks");
+                     "Bridge", "", "SandboxID", c->id, "HairpinMode", 0, "LinkLocalIPv6Address", "",
+                     "LinkLocalIPv6PrefixLen", 0, "Ports", "SandboxKey", sandbox,
+                     "SecondaryIPAddresses", "SecondaryIPv6Addresses", "EndpointID", "", "Gateway",
+                     "", "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "IPAddress", "",
+                     "IPPrefixLen", 0, "IPv6Gateway", "", "MacAddress", "", "Networks");
 }
 
 json_t *ctr_inspect(struct containers *cs, struct container *c)
@@ -908,8 +976,8 @@ json_t *ctr_inspect(struct containers *cs, struct container *c)
         state_json(c), "Image", c->image_id, "ResolvConfPath", resolv, "HostnamePath", hostname,
         "HostsPath", hosts, "LogPath", log, "Name", name, "RestartCount", c->restart_count,
         "Driver", "overlay2", "Platform", "linux", "MountLabel", "", "ProcessLabel", "",
-        "AppArmorProfile", "", "ExecIDs", exec_ids_of(c->id), "HostConfig", c->host, "GraphDriver", graph_driver(c),
-        "Mounts", "Config", c->config, "NetworkSettings", network_settings(c));
+        "AppArmorProfile", "", "ExecIDs", exec_ids_of(c->id), "HostConfig", c->host, "GraphDriver",
+        graph_driver(c), "Mounts", "Config", c->config, "NetworkSettings", network_settings(c));
     pthread_mutex_unlock(&cs->store.lock);
     return j;
 }

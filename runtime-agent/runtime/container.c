@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -100,6 +101,25 @@ static int set_stdio(const struct container_io *io, berr_t *err)
     return 0;
 }
 
+/* A new network namespace starts with lo down; containers expect 127.0.0.1 to work. */
+static int loopback_up(const struct rt_spec *s, berr_t *err)
+{
+    struct ifreq ifr = {0};
+
+    if (strcmp(s->ns[RT_NS_NET], "new") != 0)
+        return 0;
+    _cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return berr_set(err, errno, "network: socket");
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+    if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+        return berr_set(err, errno, "network: get flags of lo");
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+        return berr_set(err, errno, "network: bring lo up");
+    return 0;
+}
+
 static int set_names(const struct rt_spec *s, berr_t *err)
 {
     if (strcmp(s->ns[RT_NS_UTS], "new") != 0)
@@ -145,7 +165,8 @@ static int setup_child(const struct rt_spec *s, const char *bundle, const struct
         return -1;
     if (setsid() < 0)
         return berr_set(err, errno, "setsid");
-    if (rootfs_setup(s, bundle, err) < 0 || rootfs_finish(s, err) < 0 || set_names(s, err) < 0)
+    if (rootfs_setup(s, bundle, err) < 0 || rootfs_finish(s, err) < 0 || set_names(s, err) < 0 ||
+        loopback_up(s, err) < 0)
         return -1;
     if (s->proc.tty && set_tty(sock, err) < 0)
         return -1;
@@ -210,8 +231,18 @@ static int wait_child(int sock, struct container *c, berr_t *err)
     struct sync_msg m;
     int fd = -1;
     ssize_t n;
+    bool reset = false;
 
-    while ((n = recv_msg(sock, &m, &fd)) > 0) {
+    for (;;) {
+        n = recv_msg(sock, &m, &fd);
+        /* A child that fails before it reads SYNC_GO closes its end with our message unread:
+         * the kernel then reports ECONNRESET once, ahead of the error report it queued. */
+        if (n < 0 && errno == ECONNRESET && !reset) {
+            reset = true;
+            continue;
+        }
+        if (n <= 0)
+            break;
         if (m.type == SYNC_PTY) {
             c->pty = fd;
             fd = -1;

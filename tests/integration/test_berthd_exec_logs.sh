@@ -6,77 +6,13 @@
 # for stopped containers. Needs root (containers), /bin/busybox (busybox-static), python3
 # with docker-py, and script(1) for the TTY case.
 source "$(dirname "$0")/lib.sh"
-
-export DOCKER_CONFIG=$T/dockercfg
-unset DOCKER_TLS_VERIFY DOCKER_CERT_PATH DOCKER_CONTEXT
-mkdir -p "$DOCKER_CONFIG"
-SOCK=$T/berthd.sock
+source "$(dirname "$0")/berthd_env.sh"
 export DOCKER_HOST=unix://$SOCK
-
-fail() {
-    echo "FAIL: $*" >&2
-    [ -f "$T/berthd.log" ] && { echo "--- berthd log" >&2; tail -n 40 "$T/berthd.log" >&2; }
-    exit 1
-}
-
-[ "$(id -u)" = 0 ] || fail "needs root (containers)"
-[ -x /bin/busybox ] || fail "/bin/busybox is missing (apt-get install busybox-static)"
-
-dk() {
-    timeout 60 docker "$@"
-}
-
-ucurl() {
-    curl -s --max-time 30 --unix-socket "$SOCK" "$@"
-}
-
-# py CODE ARGS...: run CODE with docker-py's client `c` bound to the daemon.
-py() {
-    local code=$1
-    shift
-    timeout 60 python3 -c "import docker, sys
-c = docker.DockerClient(base_url='unix://$SOCK')
-$code" "$@"
-}
-
-exited() {
-    ! kill -0 "$1" 2>/dev/null || ps -o stat= -p "$1" | grep -q '^Z'
-}
-
-# Containers outlive berthd (their shims are not its children): remove them through the API,
-# and kill whatever is still running by the pids in the runtime's state files.
-el_cleanup() {
-    set +e
-    local ids st pid
-    ids=$(timeout 20 docker ps -aq 2>/dev/null)
-    [ -n "$ids" ] && timeout 30 docker rm -f $ids >/dev/null 2>&1
-    for st in "$T"/exec/containers/*/state.json; do
-        [ -f "$st" ] || continue
-        pid=$(python3 -c 'import json, sys
-s = json.load(open(sys.argv[1]))
-print(s.get("pid") or 0 if s.get("status") == "running" else 0)' "$st" 2>/dev/null)
-        [ -n "$pid" ] && [ "$pid" -gt 0 ] && kill -9 "$pid" 2>/dev/null
-    done
-}
-trap 'rc=$?; el_cleanup; (exit $rc); _cleanup' EXIT
 
 # --- a daemon and a busybox image -------------------------------------------------------
 
-mkdir -p "$T/rootfs/bin" "$T/rootfs/etc" "$T/rootfs/tmp" "$T/rootfs/root"
-cp /bin/busybox "$T/rootfs/bin/busybox"
-for applet in $(/bin/busybox --list); do
-    [ "$applet" = busybox ] || ln -s busybox "$T/rootfs/bin/$applet"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n' \
-    >"$T/rootfs/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$T/rootfs/etc/group"
-tar -C "$T/rootfs" -cf "$T/rootfs.tar" .
-
-echo '{}' >"$T/daemon.json"
-bg "$BERTHD" daemon -H "unix://$SOCK" --data-root "$T/data" --exec-root "$T/exec" \
-    --pidfile "$T/berthd.pid" --config-file "$T/daemon.json" --log-level debug 2>>"$T/berthd.log"
-PID=$BG_PID
-wait_for 20 "berthd on $SOCK" ucurl -f http://x/_ping
+busybox_tar "$T/rootfs.tar"
+start_berthd
 IMG=$(dk import "$T/rootfs.tar" busybox:latest) || fail "docker import: $IMG"
 
 TICKER='echo out; echo err >&2; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done'
@@ -251,10 +187,5 @@ dk rm -f c1 >/dev/null || fail "rm -f c1"
 assert_eq "$(ucurl -o /dev/null -w '%{http_code}' "http://x/exec/$EID/json")" 404 \
     "an exec of a removed container"
 
-el_cleanup
-kill -TERM "$PID"
-wait_for 15 "berthd to exit" exited "$PID"
-rc=0
-wait "$PID" || rc=$?
-assert_eq "$rc" 0 "berthd exit status"
+finish
 echo "PASS"

@@ -3,56 +3,11 @@
 # --change), images and its filters, inspect, history, tag, save, rmi, load, prune, and the
 # answers for what is missing or not supported (pull).
 source "$(dirname "$0")/lib.sh"
-
-export DOCKER_CONFIG=$T/dockercfg
-unset DOCKER_TLS_VERIFY DOCKER_CERT_PATH DOCKER_CONTEXT
-mkdir -p "$DOCKER_CONFIG"
-SOCK=$T/berthd.sock
+source "$(dirname "$0")/berthd_env.sh"
 export DOCKER_HOST=unix://$SOCK
 
-fail() {
-    echo "FAIL: $*" >&2
-    [ -f "$T/berthd.log" ] && { echo "--- berthd log" >&2; tail -n 30 "$T/berthd.log" >&2; }
-    exit 1
-}
-
-dk() {
-    timeout 60 docker "$@"
-}
-
-ucurl() {
-    curl -s --max-time 30 --unix-socket "$SOCK" "$@"
-}
-
-# py CODE ARGS...: run CODE with docker-py's client `c` bound to the daemon.
-py() {
-    local code=$1
-    shift
-    timeout 60 python3 -c "import docker, sys
-c = docker.DockerClient(base_url='unix://$SOCK')
-$code" "$@"
-}
-
-# exited PID: the process is gone or a zombie waiting to be reaped.
-exited() {
-    ! kill -0 "$1" 2>/dev/null || ps -o stat= -p "$1" | grep -q '^Z'
-}
-
-# A busybox root file system, the way Debian's busybox-static provides it.
-[ -x /bin/busybox ] || fail "/bin/busybox is missing (apt-get install busybox-static)"
-mkdir -p "$T/rootfs/bin" "$T/rootfs/etc" "$T/rootfs/tmp"
-cp /bin/busybox "$T/rootfs/bin/busybox"
-for applet in $(/bin/busybox --list); do
-    [ "$applet" = busybox ] || ln -s busybox "$T/rootfs/bin/$applet"
-done
-echo 'root:x:0:0:root:/root:/bin/sh' >"$T/rootfs/etc/passwd"
-tar -C "$T/rootfs" -cf "$T/rootfs.tar" .
-
-echo '{}' >"$T/daemon.json"
-bg "$BERTHD" daemon -H "unix://$SOCK" --data-root "$T/data" --exec-root "$T/exec" \
-    --pidfile "$T/berthd.pid" --config-file "$T/daemon.json" --log-level debug 2>>"$T/berthd.log"
-PID=$BG_PID
-wait_for 20 "berthd on $SOCK" ucurl -f http://x/_ping
+busybox_tar "$T/rootfs.tar"
+start_berthd
 
 # --- import ---
 assert_eq "$(ucurl http://x/images/json)" "[]" "empty image list"
@@ -183,14 +138,8 @@ assert_eq "$(dk images --format '{{.Repository}}:{{.Tag}}' | sort | tr '\n' ' ')
 expect_fail dk pull alpine
 assert_contains "$ERR" "pulling images from registries is not implemented yet"
 assert_eq "$(ucurl -X POST -o "$T/out" -w '%{http_code}' \
-    'http://x/images/create?fromImage=alpine&tag=latest')" 500 "pull status"
+    'http://x/images/create?fromImage=alpine&tag=latest')" 501 "pull status"
 assert_contains "$(cat "$T/out")" '"message":"berthd: pulling images'
 
-# --- shutdown: the daemon exits cleanly (sanitizer reports would make the status non-zero) ---
-kill -TERM "$PID"
-wait_for 15 "berthd to exit" exited "$PID"
-RC=0
-wait "$PID" || RC=$?
-assert_eq "$RC" 0 "berthd exit status"
-
+finish
 echo "test_berthd_images: all checks passed"

@@ -1,0 +1,562 @@
+#include "drivers/local/supervisor/forward.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "berth/util.h"
+#include "drivers/local/run.h"
+#include "drivers/local/supervisor/slog.h"
+
+#define MAX_CONNS 256
+#define PIPE_CAP 65536
+#define TCP_LISTEN 0x0A
+
+struct listener {
+    int fd;
+    int host_port, machine_port;
+    bool fixed;
+    bool seen; /* published: still listening in the machine at the last scan */
+    struct sockaddr_storage target;
+    socklen_t target_len;
+};
+
+/* One direction of a connection: src -> pipe -> dst. */
+struct half {
+    int pipe[2];
+    size_t pending; /* bytes in the pipe */
+    bool eof;       /* src has no more to give */
+    bool shut;      /* dst was shut down for writing */
+};
+
+struct conn {
+    int fd[2];          /* [0] the client on the host, [1] the socket in the machine */
+    struct half dir[2]; /* dir[0]: fd[0] -> fd[1]; dir[1]: fd[1] -> fd[0] */
+    bool connecting;
+    bool dead;
+    short rev[2];
+};
+
+enum slot_kind { SLOT_LISTENER, SLOT_CONN };
+
+struct slot {
+    enum slot_kind kind;
+    size_t idx;
+    int side;
+};
+
+struct fwd {
+    char *machine_dir;
+    int host_netns, machine_netns;
+    pid_t init;
+    struct listener *l;
+    size_t nl;
+    struct conn **c;
+    size_t nc;
+    struct slot *slots;
+    size_t nslots;
+};
+
+struct fwd *fwd_new(const char *machine_dir, berr_t *err)
+{
+    int ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+
+    if (ns < 0) {
+        berr_set(err, errno, "open the host's network namespace");
+        return NULL;
+    }
+    struct fwd *f = xcalloc(1, sizeof(*f));
+    f->machine_dir = xstrdup(machine_dir);
+    f->host_netns = ns;
+    f->machine_netns = -1;
+    f->l = xcalloc(1, sizeof(*f->l));
+    f->c = xcalloc(MAX_CONNS, sizeof(*f->c));
+    return f;
+}
+
+static void close_half(struct half *h)
+{
+    if (h->pipe[0] >= 0)
+        close(h->pipe[0]);
+    if (h->pipe[1] >= 0)
+        close(h->pipe[1]);
+}
+
+static void conn_free(struct conn *c)
+{
+    for (int i = 0; i < 2; i++) {
+        if (c->fd[i] >= 0)
+            close(c->fd[i]);
+        close_half(&c->dir[i]);
+    }
+    free(c);
+}
+
+/* Drop dead connections (and, with ALL, every connection). */
+static void reap_conns(struct fwd *f, bool all)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < f->nc; i++) {
+        if (all || f->c[i]->dead)
+            conn_free(f->c[i]);
+        else
+            f->c[k++] = f->c[i];
+    }
+    f->nc = k;
+}
+
+static void write_forwards(struct fwd *f)
+{
+    _cleanup_free_ char *path = local_path(f->machine_dir, "forwards.json");
+    json_t *list = json_array();
+    berr_t err = NULL;
+
+    for (size_t i = 0; i < f->nl; i++)
+        json_array_append_new(list,
+                              json_pack("{s:s,s:s,s:i,s:i,s:b}", "Proto", "tcp", "HostIP",
+                                        "127.0.0.1", "HostPort", f->l[i].host_port, "MachinePort",
+                                        f->l[i].machine_port, "Fixed", f->l[i].fixed));
+    char *text = json_dumps(list, JSON_INDENT(2));
+    json_decref(list);
+    if (text && write_file_atomic(path, text, strlen(text), 0644, &err) < 0) {
+        slog("cannot record the forwards: %s", berr_msg(err));
+        berr_free(&err);
+    }
+    free(text);
+}
+
+/* Drop listeners marked with fd -1. */
+static void compact_listeners(struct fwd *f)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < f->nl; i++)
+        if (f->l[i].fd >= 0)
+            f->l[k++] = f->l[i];
+    f->nl = k;
+}
+
+void fwd_free(struct fwd *f)
+{
+    if (f == NULL)
+        return;
+    reap_conns(f, true);
+    for (size_t i = 0; i < f->nl; i++)
+        close(f->l[i].fd);
+    if (f->machine_netns >= 0)
+        close(f->machine_netns);
+    close(f->host_netns);
+    free(f->l);
+    free(f->c);
+    free(f->slots);
+    free(f->machine_dir);
+    free(f);
+}
+
+/* A non-blocking listener on 127.0.0.1:PORT (0: any free port); *bound is the port. */
+static int listen_loopback(int port, int *bound, berr_t *err)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    socklen_t len = sizeof(a);
+    int one = 1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0)
+        return berr_set(err, errno, "socket");
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 128) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+        berr_set(err, errno, "listen on 127.0.0.1:%d", port);
+        close(fd);
+        return -1;
+    }
+    *bound = ntohs(a.sin_port);
+    return fd;
+}
+
+static struct listener *add_listener(struct fwd *f)
+{
+    struct listener *l = realloc(f->l, (f->nl + 1) * sizeof(*f->l));
+
+    if (l == NULL)
+        abort();
+    f->l = l;
+    memset(&f->l[f->nl], 0, sizeof(*f->l));
+    return &f->l[f->nl++];
+}
+
+static void set_loopback_target(struct listener *l)
+{
+    struct sockaddr_in *in = (struct sockaddr_in *)&l->target;
+
+    memset(&l->target, 0, sizeof(l->target));
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)l->machine_port);
+    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    l->target_len = sizeof(*in);
+}
+
+int fwd_add_fixed(struct fwd *f, int host_port, int machine_port, berr_t *err)
+{
+    int bound;
+    int fd = listen_loopback(host_port, &bound, err);
+
+    if (fd < 0)
+        return berr_prefix(err, "forward for the machine's port %d", machine_port);
+    struct listener *l = add_listener(f);
+    l->fd = fd;
+    l->host_port = bound;
+    l->machine_port = machine_port;
+    l->fixed = true;
+    set_loopback_target(l);
+    write_forwards(f);
+    return 0;
+}
+
+void fwd_attach(struct fwd *f, int netns, pid_t init)
+{
+    if (f->machine_netns >= 0)
+        close(f->machine_netns);
+    f->machine_netns = netns;
+    f->init = init;
+    if (netns >= 0)
+        return;
+    reap_conns(f, true);
+    for (size_t i = 0; i < f->nl; i++) {
+        if (f->l[i].fixed)
+            continue;
+        close(f->l[i].fd);
+        f->l[i].fd = -1;
+    }
+    compact_listeners(f);
+    write_forwards(f);
+}
+
+/* A socket made inside the machine's network namespace. */
+static int machine_socket(struct fwd *f, int family)
+{
+    if (setns(f->machine_netns, CLONE_NEWNET) < 0)
+        return -1;
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int saved = errno;
+    if (setns(f->host_netns, CLONE_NEWNET) < 0) {
+        /* Staying in the machine's namespace would put every later listener there. */
+        slog("fatal: cannot return to the host's network namespace: %s", strerror(errno));
+        abort();
+    }
+    errno = saved;
+    return fd;
+}
+
+static void open_conn(struct fwd *f, struct listener *l, int client)
+{
+    struct conn *c;
+    int fd;
+
+    if (f->machine_netns < 0 || f->nc >= MAX_CONNS) {
+        close(client);
+        return;
+    }
+    fd = machine_socket(f, l->target.ss_family);
+    if (fd < 0 ||
+        (connect(fd, (struct sockaddr *)&l->target, l->target_len) < 0 && errno != EINPROGRESS)) {
+        if (fd >= 0)
+            close(fd);
+        close(client);
+        return;
+    }
+    c = xcalloc(1, sizeof(*c));
+    c->fd[0] = client;
+    c->fd[1] = fd;
+    c->connecting = true;
+    for (int i = 0; i < 2; i++) {
+        c->dir[i].pipe[0] = c->dir[i].pipe[1] = -1;
+        if (pipe2(c->dir[i].pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+            conn_free(c);
+            return;
+        }
+    }
+    f->c[f->nc++] = c;
+}
+
+static void accept_all(struct fwd *f, struct listener *l)
+{
+    for (;;) {
+        int client = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (client < 0)
+            return;
+        open_conn(f, l, client);
+    }
+}
+
+/* Move what SRC has into the pipe, and what the pipe has into DST. */
+static void pump(struct conn *c, int d)
+{
+    struct half *h = &c->dir[d];
+    int src = c->fd[d], dst = c->fd[1 - d];
+    ssize_t n;
+
+    if (!h->eof && h->pending < PIPE_CAP && (c->rev[d] & (POLLIN | POLLHUP | POLLERR))) {
+        n = splice(src, NULL, h->pipe[1], NULL, PIPE_CAP - h->pending,
+                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n > 0)
+            h->pending += (size_t)n;
+        else if (n == 0)
+            h->eof = true;
+        else if (errno != EAGAIN && errno != EINTR)
+            c->dead = true;
+    }
+    if (h->pending > 0 && !c->dead) {
+        n = splice(h->pipe[0], NULL, dst, NULL, h->pending, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n > 0)
+            h->pending -= (size_t)n;
+        else if (n < 0 && errno != EAGAIN && errno != EINTR)
+            c->dead = true;
+    }
+    if (h->eof && h->pending == 0 && !h->shut) {
+        shutdown(dst, SHUT_WR);
+        h->shut = true;
+    }
+}
+
+static void step_conn(struct conn *c)
+{
+    if (c->connecting) {
+        int soerr = 0;
+        socklen_t len = sizeof(soerr);
+        if (!(c->rev[1] & (POLLOUT | POLLERR | POLLHUP)))
+            return;
+        if (getsockopt(c->fd[1], SOL_SOCKET, SO_ERROR, &soerr, &len) < 0 || soerr != 0) {
+            c->dead = true;
+            return;
+        }
+        c->connecting = false;
+    }
+    pump(c, 0);
+    pump(c, 1);
+    if (c->dir[0].shut && c->dir[1].shut)
+        c->dead = true;
+}
+
+static short conn_events(const struct conn *c, int side)
+{
+    short ev = 0;
+
+    if (c->connecting)
+        return side == 1 ? POLLOUT : 0;
+    if (!c->dir[side].eof && c->dir[side].pending < PIPE_CAP)
+        ev |= POLLIN;
+    if (c->dir[1 - side].pending > 0)
+        ev |= POLLOUT;
+    return ev;
+}
+
+size_t fwd_pollfds(struct fwd *f, struct pollfd *fds, size_t max)
+{
+    size_t n = 0;
+
+    free(f->slots);
+    f->slots = xcalloc(f->nl + 2 * f->nc + 1, sizeof(*f->slots));
+    for (size_t i = 0; i < f->nl && n < max; i++, n++) {
+        fds[n] = (struct pollfd){.fd = f->l[i].fd, .events = POLLIN};
+        f->slots[n] = (struct slot){SLOT_LISTENER, i, 0};
+    }
+    for (size_t i = 0; i < f->nc; i++) {
+        for (int side = 0; side < 2 && n < max; side++, n++) {
+            short ev = conn_events(f->c[i], side);
+            /* Nothing to wait for on this side: leave it out, or its HUP would spin poll. */
+            fds[n] = (struct pollfd){.fd = ev ? f->c[i]->fd[side] : -1, .events = ev};
+            f->slots[n] = (struct slot){SLOT_CONN, i, side};
+        }
+    }
+    f->nslots = n;
+    return n;
+}
+
+void fwd_handle(struct fwd *f, const struct pollfd *fds, size_t n)
+{
+    size_t nc = f->nc;
+
+    for (size_t i = 0; i < nc; i++)
+        f->c[i]->rev[0] = f->c[i]->rev[1] = 0;
+    for (size_t i = 0; i < n && i < f->nslots; i++) {
+        const struct slot *s = &f->slots[i];
+        if (s->kind == SLOT_CONN)
+            f->c[s->idx]->rev[s->side] = fds[i].revents;
+    }
+    for (size_t i = 0; i < n && i < f->nslots; i++) {
+        const struct slot *s = &f->slots[i];
+        if (s->kind == SLOT_LISTENER && (fds[i].revents & POLLIN))
+            accept_all(f, &f->l[s->idx]);
+    }
+    for (size_t i = 0; i < nc; i++)
+        if (f->c[i]->rev[0] || f->c[i]->rev[1] || f->c[i]->connecting)
+            step_conn(f->c[i]);
+    reap_conns(f, false);
+}
+
+/* One socket of /proc/PID/net/tcp or tcp6 in LISTEN state, with the address that reaches it
+ * from inside the machine. */
+struct listen_entry {
+    int port;
+    struct sockaddr_storage target;
+    socklen_t target_len;
+};
+
+static bool parse_v4(const char *hex, struct listen_entry *e)
+{
+    struct sockaddr_in *in = (struct sockaddr_in *)&e->target;
+    unsigned long a;
+
+    if (strlen(hex) != 8)
+        return false;
+    a = strtoul(hex, NULL, 16);
+    memset(&e->target, 0, sizeof(e->target));
+    in->sin_family = AF_INET;
+    in->sin_port = htons((uint16_t)e->port);
+    /* The kernel prints the address as the host-order value of its network-order bytes. */
+    in->sin_addr.s_addr = a == 0 ? htonl(INADDR_LOOPBACK) : (uint32_t)a;
+    e->target_len = sizeof(*in);
+    return true;
+}
+
+static bool parse_v6(const char *hex, struct listen_entry *e)
+{
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&e->target;
+    char word[9];
+
+    if (strlen(hex) != 32)
+        return false;
+    memset(&e->target, 0, sizeof(e->target));
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)e->port);
+    for (int i = 0; i < 4; i++) {
+        memcpy(word, hex + 8 * i, 8);
+        word[8] = '\0';
+        in6->sin6_addr.s6_addr32[i] = (uint32_t)strtoul(word, NULL, 16);
+    }
+    if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
+        in6->sin6_addr = in6addr_loopback;
+    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+        char v4[9];
+        uint32_t a = in6->sin6_addr.s6_addr32[3];
+        snprintf(v4, sizeof(v4), "%08X", a == 0 ? 0 : a);
+        return parse_v4(v4, e);
+    }
+    e->target_len = sizeof(*in6);
+    return true;
+}
+
+/* Call FN for each listening TCP socket of the machine (IPv4 first). */
+static void each_listener(pid_t init, void (*fn)(void *ud, const struct listen_entry *e), void *ud)
+{
+    static const char *const files[] = {"tcp", "tcp6"};
+
+    for (int v = 0; v < 2; v++) {
+        char path[64], *line = NULL;
+        size_t cap = 0;
+        snprintf(path, sizeof(path), "/proc/%d/net/%s", (int)init, files[v]);
+        FILE *in = fopen(path, "re");
+        if (in == NULL)
+            continue;
+        while (getline(&line, &cap, in) > 0) {
+            char local[64];
+            unsigned state, port;
+            struct listen_entry e;
+            if (sscanf(line, " %*d: %63[0-9A-Fa-f]:%x %*s %x", local, &port, &state) != 3 ||
+                state != TCP_LISTEN)
+                continue;
+            e.port = (int)port;
+            if (v == 0 ? parse_v4(local, &e) : parse_v6(local, &e))
+                fn(ud, &e);
+        }
+        free(line);
+        fclose(in);
+    }
+}
+
+struct probe {
+    int port;
+    bool found;
+};
+
+static void probe_one(void *ud, const struct listen_entry *e)
+{
+    struct probe *p = ud;
+    p->found = p->found || e->port == p->port;
+}
+
+bool fwd_machine_listens(struct fwd *f, int port)
+{
+    struct probe p = {port, false};
+
+    if (f->init > 0)
+        each_listener(f->init, probe_one, &p);
+    return p.found;
+}
+
+static void publish_one(void *ud, const struct listen_entry *e)
+{
+    struct fwd *f = ud;
+    berr_t err = NULL;
+    int fd, bound;
+
+    for (size_t i = 0; i < f->nl; i++) {
+        if (f->l[i].machine_port != e->port)
+            continue;
+        f->l[i].seen = true;
+        return;
+    }
+    fd = listen_loopback(e->port, &bound, &err);
+    if (fd < 0) {
+        berr_free(&err);
+        fd = listen_loopback(0, &bound, &err);
+    }
+    if (fd < 0) {
+        slog("cannot forward the machine's port %d: %s", e->port, berr_msg(err));
+        berr_free(&err);
+        return;
+    }
+    struct listener *l = add_listener(f);
+    l->fd = fd;
+    l->host_port = bound;
+    l->machine_port = e->port;
+    l->seen = true;
+    l->target = e->target;
+    l->target_len = e->target_len;
+    slog("forwarding 127.0.0.1:%d to the machine's port %d", bound, e->port);
+}
+
+void fwd_scan(struct fwd *f)
+{
+    size_t before = f->nl;
+    bool gone = false;
+
+    if (f->init <= 0 || f->machine_netns < 0)
+        return;
+    for (size_t i = 0; i < f->nl; i++)
+        f->l[i].seen = f->l[i].fixed;
+    each_listener(f->init, publish_one, f);
+    for (size_t i = 0; i < f->nl; i++) {
+        if (f->l[i].seen)
+            continue;
+        slog("the machine's port %d closed: no more forward from 127.0.0.1:%d",
+             f->l[i].machine_port, f->l[i].host_port);
+        close(f->l[i].fd);
+        f->l[i].fd = -1;
+        gone = true;
+    }
+    compact_listeners(f);
+    if (gone || f->nl != before)
+        write_forwards(f);
+}
