@@ -109,13 +109,7 @@ static void *ls_worker(void *arg)
 static void wait_all(struct ls_shared *sh, long timeout_ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    deadline_in(&ts, timeout_ms);
     pthread_mutex_lock(&sh->lock);
     while (sh->pending > 0) {
         if (pthread_cond_timedwait(&sh->cond, &sh->lock, &ts) != 0)

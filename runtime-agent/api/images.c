@@ -24,7 +24,7 @@
 #include "runtime-agent/api/api.h"
 #include "runtime-agent/image/ref.h"
 #include "runtime-agent/image/store.h"
-#include "runtime-agent/image/timefmt.h"
+#include "runtime-agent/timefmt.h"
 
 #define NOT_PULLING                                                                                \
     "berthd: pulling images from registries is not implemented yet (issue: registry pull/push); "  \

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "berth/util.h"
+#include "runtime-agent/timefmt.h"
 #include "runtime-agent/containers/exec.h"
 #include "runtime-agent/containers/spec.h"
 #include "runtime-agent/http/http.h"
@@ -57,13 +58,13 @@ static void record_exit(struct containers *cs, struct container *c)
         free(c->error);
         c->error = xstrdup(st.error);
         free(c->finished_at);
-        c->finished_at = st.finished_at[0] ? xstrdup(st.finished_at) : ctr_now();
+        c->finished_at = st.finished_at[0] ? xstrdup(st.finished_at) : time_rfc3339_now();
     } else {
         c->exit_code = 255;
         free(c->error);
         c->error = xstrdup(berr_msg(err));
         free(c->finished_at);
-        c->finished_at = ctr_now();
+        c->finished_at = time_rfc3339_now();
     }
     berr_free(&err);
     c->status = CTR_EXITED;
@@ -316,7 +317,7 @@ static int start_locked(struct containers *cs, struct container *c, int *attach_
     free(c->error);
     c->error = NULL;
     free(c->started_at);
-    c->started_at = st.started_at[0] ? xstrdup(st.started_at) : ctr_now();
+    c->started_at = st.started_at[0] ? xstrdup(st.started_at) : time_rfc3339_now();
     free(c->finished_at);
     c->finished_at = NULL;
     c->stop_requested = false;
@@ -390,13 +391,7 @@ static bool is_running(const struct container *c)
 static bool wait_stopped(struct containers *cs, struct container *c, long timeout_ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    deadline_in(&ts, timeout_ms);
     while (is_running(c)) {
         if (pthread_cond_timedwait(&cs->store.changed, &cs->store.lock, &ts) == ETIMEDOUT)
             return !is_running(c);
@@ -665,7 +660,7 @@ int ctr_create(struct containers *cs, const char *name, json_t *body, char **id,
     c->name = name && *name ? xstrdup(*name == '/' ? name + 1 : name) : ctr_gen_name(&cs->store);
     c->image = xstrdup(image);
     c->image_id = xstrdup(image_id);
-    c->created = ctr_now();
+    c->created = time_rfc3339_now();
     c->path = xstrdup(json_string_value(json_array_get(args, 0)));
     c->args = json_array();
     for (size_t i = 1; i < json_array_size(args); i++)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "berth/util.h"
+#include "runtime-agent/timefmt.h"
 
 #define READ_CHUNK (64 * 1024)
 #define OUT_FLUSH (64 * 1024)
@@ -20,8 +21,6 @@
  * escaped): such a line is skipped rather than buffered without bound. */
 #define MAX_LINE (1024 * 1024)
 
-#define NS_PER_SEC 1000000000LL
-
 /* ---- times ---- */
 
 static int64_t now_ns(void)
@@ -30,80 +29,6 @@ static int64_t now_ns(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
-}
-
-/* Up to 9 digits of a fraction at *P as nanoseconds; further digits are skipped. */
-static int64_t parse_frac(const char **p)
-{
-    int64_t ns = 0;
-    int digits = 0;
-
-    for (; **p >= '0' && **p <= '9'; (*p)++) {
-        if (digits < 9) {
-            ns = ns * 10 + (**p - '0');
-            digits++;
-        }
-    }
-    for (; digits < 9; digits++)
-        ns *= 10;
-    return ns;
-}
-
-static int parse_digits(const char **p, int n, int *out)
-{
-    int v = 0;
-
-    for (int i = 0; i < n; i++, (*p)++) {
-        if (**p < '0' || **p > '9')
-            return -1;
-        v = v * 10 + (**p - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-int logs_parse_rfc3339(const char *s, int64_t *ns)
-{
-    struct tm tm = {0};
-    int year, mon, day, hour, min, sec, oh = 0, om = 0;
-    const char *p = s;
-    int64_t frac = 0;
-
-    if (s == NULL || parse_digits(&p, 4, &year) < 0 || *p++ != '-' ||
-        parse_digits(&p, 2, &mon) < 0 || *p++ != '-' || parse_digits(&p, 2, &day) < 0 ||
-        (*p != 'T' && *p != 't' && *p != ' ') || (p++, parse_digits(&p, 2, &hour) < 0) ||
-        *p++ != ':' || parse_digits(&p, 2, &min) < 0 || *p++ != ':' ||
-        parse_digits(&p, 2, &sec) < 0)
-        return -1;
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9')
-            return -1;
-        frac = parse_frac(&p);
-    }
-    int sign = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        sign = *p++ == '+' ? 1 : -1;
-        if (parse_digits(&p, 2, &oh) < 0 || *p++ != ':' || parse_digits(&p, 2, &om) < 0)
-            return -1;
-    } else {
-        return -1;
-    }
-    if (*p != '\0' || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 ||
-        sec > 60)
-        return -1;
-    tm.tm_year = year - 1900;
-    tm.tm_mon = mon - 1;
-    tm.tm_mday = day;
-    tm.tm_hour = hour;
-    tm.tm_min = min;
-    tm.tm_sec = sec;
-    time_t t = timegm(&tm);
-    t -= (time_t)sign * (oh * 3600 + om * 60);
-    *ns = (int64_t)t * NS_PER_SEC + frac;
-    return 0;
 }
 
 int logs_parse_unix(const char *s, int64_t *ns)
@@ -124,7 +49,7 @@ int logs_parse_unix(const char *s, int64_t *ns)
     int64_t frac = 0;
     if (*p == '.') {
         p++;
-        frac = parse_frac(&p);
+        frac = time_parse_frac(&p);
     }
     if (*p != '\0')
         return -1;
@@ -286,7 +211,7 @@ static int handle_line(struct reader *r, const char *line, size_t len, berr_t *e
     }
     const char *stream = json_string_value(json_object_get(m, "stream"));
     int sn = stream && strcmp(stream, "stderr") == 0 ? STDCOPY_STDERR : STDCOPY_STDOUT;
-    if (logs_parse_rfc3339(json_string_value(json_object_get(m, "time")), &t) < 0)
+    if (time_parse_rfc3339_ns(json_string_value(json_object_get(m, "time")), &t) < 0)
         t = 0;
     if (o->until_ns > 0 && t > o->until_ns) {
         r->stop = true;

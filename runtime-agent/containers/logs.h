@@ -64,10 +64,6 @@ long long logs_parse_tail(const char *s);
  * Returns 0, or -1 when S is not such a number. */
 int logs_parse_unix(const char *s, int64_t *ns);
 
-/* Parse an RFC 3339 time with optional fraction (any number of digits) and a Z or
- * +hh:mm offset into unix nanoseconds. Returns 0 or -1. */
-int logs_parse_rfc3339(const char *s, int64_t *ns);
-
 /* Format unix nanoseconds as Docker's fixed RFC3339Nano in UTC
  * ("2026-11-27T21:40:00.123456789Z"); OUT holds at least 40 bytes. */
 void logs_format_time(int64_t ns, char *out, size_t len);

@@ -211,8 +211,7 @@ static json_t *resources(const json_t *hc)
         quota = nano * period / 1000000000LL;
     }
     return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "memory",
-                     (json_int_t)json_integer_value(json_object_get(hc, "Memory")),
-                     "memory_swap",
+                     (json_int_t)json_integer_value(json_object_get(hc, "Memory")), "memory_swap",
                      (json_int_t)json_integer_value(json_object_get(hc, "MemorySwap")),
                      "pids_limit", (json_int_t)(pids > 0 ? pids : 0), "cpu_quota",
                      (json_int_t)quota, "cpu_period", (json_int_t)period, "cpu_shares",
@@ -275,22 +274,22 @@ int spec_build(struct container *c, const struct spec_inputs *in, json_t **spec,
         json_array_append_new(layers, json_string(in->layers[i]));
     json_t *mounts = etc_mounts(c);
     add_tmpfs(mounts, json_object_get(hc, "Tmpfs"));
-    json_t *s = json_pack(
-        "{s:s,s:o,s:s,s:s,s:b,s:o,s:o,s:s,s:s,s:s,s:s,s:b,s:b,s:b,"
-        "s:{s:s,s:s,s:s,s:s,s:s},s:o,s:o,s:s,s:b,s:o,s:o,s:b,s:b}",
-        "id", c->id, "layers", layers, "upper", upper, "work", work, "readonly_rootfs",
-        json_is_true(json_object_get(hc, "ReadonlyRootfs")), "args", args, "env",
-        spec_env(cfg, in->image_config, hostname), "cwd",
-        str_or(cfg, "WorkingDir", str_or(in->image_config, "WorkingDir", "/")), "user",
-        str_or(cfg, "User", str_or(in->image_config, "User", "")), "hostname", hostname,
-        "domainname", str_or(cfg, "Domainname", ""), "tty",
-        json_is_true(json_object_get(cfg, "Tty")), "open_stdin",
-        json_is_true(json_object_get(cfg, "OpenStdin")), "stdin_once",
-        json_is_true(json_object_get(cfg, "StdinOnce")), "namespaces", "pid", in->pid_ns, "net",
-        in->net_ns, "ipc", in->ipc_ns, "uts", in->uts_ns, "mnt", "new", "mounts", mounts,
-        "resources", resources(hc), "cgroup_parent", in->cgroup_parent, "privileged",
-        privileged, "cap_add", array_or_empty(hc, "CapAdd"), "cap_drop",
-        array_or_empty(hc, "CapDrop"), "no_new_privileges", nnp, "seccomp", seccomp);
+    json_t *s =
+        json_pack("{s:s,s:o,s:s,s:s,s:b,s:o,s:o,s:s,s:s,s:s,s:s,s:b,s:b,s:b,"
+                  "s:{s:s,s:s,s:s,s:s,s:s},s:o,s:o,s:s,s:b,s:o,s:o,s:b,s:b}",
+                  "id", c->id, "layers", layers, "upper", upper, "work", work, "readonly_rootfs",
+                  json_is_true(json_object_get(hc, "ReadonlyRootfs")), "args", args, "env",
+                  spec_env(cfg, in->image_config, hostname), "cwd",
+                  str_or(cfg, "WorkingDir", str_or(in->image_config, "WorkingDir", "/")), "user",
+                  str_or(cfg, "User", str_or(in->image_config, "User", "")), "hostname", hostname,
+                  "domainname", str_or(cfg, "Domainname", ""), "tty",
+                  json_is_true(json_object_get(cfg, "Tty")), "open_stdin",
+                  json_is_true(json_object_get(cfg, "OpenStdin")), "stdin_once",
+                  json_is_true(json_object_get(cfg, "StdinOnce")), "namespaces", "pid", in->pid_ns,
+                  "net", in->net_ns, "ipc", in->ipc_ns, "uts", in->uts_ns, "mnt", "new", "mounts",
+                  mounts, "resources", resources(hc), "cgroup_parent", in->cgroup_parent,
+                  "privileged", privileged, "cap_add", array_or_empty(hc, "CapAdd"), "cap_drop",
+                  array_or_empty(hc, "CapDrop"), "no_new_privileges", nnp, "seccomp", seccomp);
     if (s == NULL)
         return berr_set(err, EINVAL, "container %.12s: build runtime spec", c->id);
     json_t *logs = log_config(c, hc);

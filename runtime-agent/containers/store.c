@@ -11,10 +11,11 @@
 #include <unistd.h>
 
 #include "berth/util.h"
+#include "runtime-agent/timefmt.h"
 #include "runtime-agent/http/http.h"
 
-static const char *const status_names[] = {"created", "running", "paused", "restarting",
-                                           "removing", "exited", "dead"};
+static const char *const status_names[] = {"created",  "running", "paused", "restarting",
+                                           "removing", "exited",  "dead"};
 
 const char *ctr_status_name(enum ctr_status st)
 {
@@ -28,19 +29,6 @@ static enum ctr_status status_from_name(const char *s)
             return (enum ctr_status)i;
     }
     return CTR_DEAD;
-}
-
-char *ctr_now(void)
-{
-    struct timespec ts;
-    struct tm tm;
-    char buf[64];
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, sizeof(buf) - n, ".%09ldZ", ts.tv_nsec);
-    return xstrdup(buf);
 }
 
 void ctr_new_id(char out[65])
@@ -96,8 +84,8 @@ static json_t *ctr_to_json(const struct container *c)
         (int)c->pid, "ShimPid", (int)c->shim_pid, "ExitCode", c->exit_code, "OOMKilled",
         c->oom_killed, "Error", c->error ? c->error : "", "StartedAt",
         c->started_at ? c->started_at : "0001-01-01T00:00:00Z", "FinishedAt",
-        c->finished_at ? c->finished_at : "0001-01-01T00:00:00Z", "RestartCount",
-        c->restart_count, "StopRequested", c->stop_requested);
+        c->finished_at ? c->finished_at : "0001-01-01T00:00:00Z", "RestartCount", c->restart_count,
+        "StopRequested", c->stop_requested);
 }
 
 static char *jstr(const json_t *o, const char *k)
@@ -205,8 +193,7 @@ static void load_all(struct ctr_store *s)
     closedir(d);
 }
 
-int ctr_store_open(struct ctr_store *s, const char *data_root, const char *exec_root,
-                   berr_t *err)
+int ctr_store_open(struct ctr_store *s, const char *data_root, const char *exec_root, berr_t *err)
 {
     memset(s, 0, sizeof(*s));
     pthread_mutex_init(&s->lock, NULL);
@@ -360,13 +347,13 @@ void ctr_list_free(struct ctr_store *s, struct container **v, size_t n)
 }
 
 static const char *const adjectives[] = {
-    "admiring", "bold",   "brave",    "calm",     "clever",  "eager",   "elegant", "festive",
-    "focused",  "gentle", "happy",    "jolly",    "keen",    "kind",    "lucid",   "modest",
-    "nifty",    "quirky", "relaxed",  "serene",   "sharp",   "stoic",   "sweet",   "tender",
-    "trusting", "upbeat", "vibrant",  "wizardly", "youthful", "zealous", "amazing", "busy"};
+    "admiring", "bold",   "brave",   "calm",     "clever",   "eager",   "elegant", "festive",
+    "focused",  "gentle", "happy",   "jolly",    "keen",     "kind",    "lucid",   "modest",
+    "nifty",    "quirky", "relaxed", "serene",   "sharp",    "stoic",   "sweet",   "tender",
+    "trusting", "upbeat", "vibrant", "wizardly", "youthful", "zealous", "amazing", "busy"};
 static const char *const nouns[] = {
-    "archimedes", "babbage", "curie",   "darwin",   "einstein", "fermat",  "galileo", "hopper",
-    "hypatia",    "kepler",  "lovelace", "maxwell", "newton",   "noether", "pascal",  "ritchie",
+    "archimedes", "babbage", "curie",    "darwin",  "einstein", "fermat",  "galileo",   "hopper",
+    "hypatia",    "kepler",  "lovelace", "maxwell", "newton",   "noether", "pascal",    "ritchie",
     "shannon",    "tesla",   "thompson", "turing",  "wozniak",  "yalow",   "zhukovsky", "bohr"};
 
 char *ctr_gen_name(struct ctr_store *s)
@@ -378,9 +365,9 @@ char *ctr_gen_name(struct ctr_store *s)
         unsigned int r;
         if (getrandom(&r, sizeof(r), 0) != sizeof(r))
             r = (unsigned int)time(NULL) + (unsigned int)attempt;
-        char *name = attempt < 10 ? xasprintf("%s_%s", adjectives[r % na], nouns[(r / na) % nn])
-                                  : xasprintf("%s_%s%u", adjectives[r % na],
-                                              nouns[(r / na) % nn], r % 100);
+        char *name = attempt < 10
+                         ? xasprintf("%s_%s", adjectives[r % na], nouns[(r / na) % nn])
+                         : xasprintf("%s_%s%u", adjectives[r % na], nouns[(r / na) % nn], r % 100);
         pthread_mutex_lock(&s->lock);
         bool taken = find_locked(s, name) != NULL;
         pthread_mutex_unlock(&s->lock);

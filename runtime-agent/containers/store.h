@@ -110,7 +110,5 @@ void ctr_list_free(struct ctr_store *s, struct container **v, size_t n);
 
 const char *ctr_status_name(enum ctr_status st);
 
-/* RFC 3339 with nanoseconds for now. */
-char *ctr_now(void);
 
 #endif

@@ -12,7 +12,7 @@
 #include "runtime-agent/image/internal.h"
 #include "runtime-agent/image/pack.h"
 #include "runtime-agent/image/store_int.h"
-#include "runtime-agent/image/timefmt.h"
+#include "runtime-agent/timefmt.h"
 
 /* DiffID of a tar holding nothing but its end-of-archive blocks: Docker adds no layer for it. */
 #define EMPTY_TAR_DIFF_ID "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"

@@ -6,7 +6,7 @@
 #include "berth/util.h"
 #include "runtime-agent/image/internal.h"
 #include "runtime-agent/image/store_int.h"
-#include "runtime-agent/image/timefmt.h"
+#include "runtime-agent/timefmt.h"
 
 #define ZERO_TIME "0001-01-01T00:00:00Z"
 

@@ -13,7 +13,7 @@
 
 #include "berth/util.h"
 #include "runtime-agent/image/internal.h"
-#include "runtime-agent/image/timefmt.h"
+#include "runtime-agent/timefmt.h"
 #include "runtime-agent/log.h"
 
 #define REPOS_FILE "repositories.json"

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "berth/util.h"
+#include "runtime-agent/timefmt.h"
 
 void state_now(char *buf, size_t len)
 {

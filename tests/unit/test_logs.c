@@ -16,6 +16,7 @@
 
 #include "berth/util.h"
 #include "runtime-agent/containers/logs.h"
+#include "runtime-agent/timefmt.h"
 
 #define T0 "2026-11-27T21:40:00"
 /* 2026-11-27T21:40:00Z in unix seconds */
@@ -210,18 +211,18 @@ static void test_parse(void **state)
     assert_int_equal(logs_parse_unix("-5", &ns), -1);
     assert_int_equal(logs_parse_unix("99999999999999999999", &ns), -1);
 
-    assert_int_equal(logs_parse_rfc3339(T0 "Z", &ns), 0);
+    assert_int_equal(time_parse_rfc3339_ns(T0 "Z", &ns), 0);
     assert_int_equal(ns, T0_UNIX * 1000000000LL);
-    assert_int_equal(logs_parse_rfc3339(T0 ".5Z", &ns), 0);
+    assert_int_equal(time_parse_rfc3339_ns(T0 ".5Z", &ns), 0);
     assert_int_equal(ns, T0_UNIX * 1000000000LL + 500000000);
-    assert_int_equal(logs_parse_rfc3339(T0 ".123456789123Z", &ns), 0);
+    assert_int_equal(time_parse_rfc3339_ns(T0 ".123456789123Z", &ns), 0);
     assert_int_equal(ns, T0_UNIX * 1000000000LL + 123456789);
-    assert_int_equal(logs_parse_rfc3339("2026-11-27T22:40:00+01:00", &ns), 0);
+    assert_int_equal(time_parse_rfc3339_ns("2026-11-27T22:40:00+01:00", &ns), 0);
     assert_int_equal(ns, T0_UNIX * 1000000000LL);
-    assert_int_equal(logs_parse_rfc3339("2026-11-27T21:40:00", &ns), -1);
-    assert_int_equal(logs_parse_rfc3339("2026-13-27T21:40:00Z", &ns), -1);
-    assert_int_equal(logs_parse_rfc3339("garbage", &ns), -1);
-    assert_int_equal(logs_parse_rfc3339(NULL, &ns), -1);
+    assert_int_equal(time_parse_rfc3339_ns("2026-11-27T21:40:00", &ns), -1);
+    assert_int_equal(time_parse_rfc3339_ns("2026-13-27T21:40:00Z", &ns), -1);
+    assert_int_equal(time_parse_rfc3339_ns("garbage", &ns), -1);
+    assert_int_equal(time_parse_rfc3339_ns(NULL, &ns), -1);
 
     char buf[48];
     logs_format_time(T0_UNIX * 1000000000LL + 5, buf, sizeof(buf));

@@ -54,4 +54,9 @@ bool file_exists(const char *path);
 /* Milliseconds from CLOCK_MONOTONIC. */
 long long now_ms(void);
 
+struct timespec;
+
+/* *TS = CLOCK_REALTIME now plus MS milliseconds: a deadline for pthread_cond_timedwait. */
+void deadline_in(struct timespec *ts, long ms);
+
 #endif
