@@ -36,7 +36,7 @@ ucurl() {
 py() {
     local code=$1
     shift
-    timeout 60 python3 -c "import docker, sys
+    timeout 60 "$DOCKER_PY" -c "import docker, sys
 c = docker.DockerClient(base_url='unix://$SOCK')
 $code" "$@"
 }

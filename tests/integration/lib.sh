@@ -9,6 +9,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/berth-test.XXXXXX")
 export BERTH_STORAGE_PATH="$T/store"
 export BERTH_DRIVER_PATH="$TOP/build/lib/berth/drivers"
 _bg_pids=()
+# docker-py as Debian packages it (python3-docker 5), whatever python3 comes first in PATH.
+DOCKER_PY=/usr/bin/python3
 
 _cleanup() {
     local rc=$?

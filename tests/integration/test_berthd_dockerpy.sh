@@ -8,7 +8,8 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/berthd_env.sh"
 
-python3 -c 'import docker' 2>/dev/null || fail "docker-py is missing (apt-get install python3-docker)"
+"$DOCKER_PY" -c 'import docker' 2>/dev/null || fail "docker-py is missing (apt-get install python3-docker)"
+echo "docker-py $("$DOCKER_PY" -c 'import docker; print(docker.__version__)')"
 export DOCKER_HOST=unix://$SOCK
 start_berthd
 busybox_tar "$T/busybox.tar"
@@ -114,7 +115,7 @@ except docker.errors.NotFound:
     checks += 1
 print("%d checks" % checks)
 EOF
-OUT=$(timeout 120 python3 "$T/dockerpy.py" "$IMG" 2>&1) || fail "docker-py: $OUT"
+OUT=$(timeout 120 "$DOCKER_PY" "$T/dockerpy.py" "$IMG" 2>&1) || fail "docker-py: $OUT"
 echo "$OUT"
 
 finish

@@ -31,7 +31,7 @@ assert_eq "$(printf 'a\nb\n' | dk run --rm -i busybox cat)" "$(printf 'a\nb')" "
 
 # docker-py over the same mutual TLS, configured from berth env's variables. (requests lets
 # REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override the CA docker-py sets: keep them out.)
-OUT=$(env -u REQUESTS_CA_BUNDLE -u CURL_CA_BUNDLE timeout 60 python3 -c '
+OUT=$(env -u REQUESTS_CA_BUNDLE -u CURL_CA_BUNDLE timeout 60 "$DOCKER_PY" -c '
 import docker
 c = docker.from_env()
 print(c.containers.run("busybox", "echo py-over-tls", remove=True).decode().strip())
