@@ -22,10 +22,12 @@ struct cmd {
     const char *args;    /* "[OPTIONS] [NAME...]" */
     const char *summary; /* one line */
     const char *options; /* option help, one per line, or NULL */
+    /* 0 on success, -1 with *err set; `ssh` returns the remote exit status instead. */
     int (*run)(struct cli *c, int argc, char **argv, berr_t *err);
 };
 
-extern const struct cmd cmds_create[], cmds_query[], cmds_env[], cmds_life[];
+extern const struct cmd cmds_create[], cmds_query[], cmds_env[], cmds_life[], cmds_ssh[],
+    cmds_provision[];
 
 /* `berth ls`, kept in its own file (cmd_ls.c) for its size. */
 int cmd_ls(struct cli *c, int argc, char **argv, berr_t *err);

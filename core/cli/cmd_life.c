@@ -55,7 +55,7 @@ static int run_kill(struct cli *c, int argc, char **argv, berr_t *err)
 }
 
 struct rm_opts {
-    bool force, yes;
+    bool force, yes, purge;
 };
 
 /* Ask on the terminal; anything but y/Y means no. */
@@ -72,10 +72,11 @@ static int one_rm(struct cli *c, const char *name, void *ud, berr_t *err)
 {
     const struct rm_opts *o = ud;
     if (!o->yes && !confirm(name))
-        return berr_set(err, 0, "rm %s: not confirmed; nothing removed (use -y to skip the "
+        return berr_set(err, 0,
+                        "rm %s: not confirmed; nothing removed (use -y to skip the "
                         "question)",
                         name);
-    if (machine_remove(&c->store, name, o->force, err) < 0)
+    if (machine_remove(&c->store, name, o->force, o->purge, err) < 0)
         return -1;
     printf("Successfully removed %s\n", name);
     return 0;
@@ -85,14 +86,17 @@ static int run_rm(struct cli *c, int argc, char **argv, berr_t *err)
 {
     static const struct option opts[] = {{"force", no_argument, NULL, 'f'},
                                          {"yes", no_argument, NULL, 'y'},
+                                         {"purge", no_argument, NULL, 'p'},
                                          {NULL, 0, NULL, 0}};
-    struct rm_opts o = {false, false};
+    struct rm_opts o = {false, false, false};
     int ch;
     while ((ch = cli_getopt(&cmds_life[4], argc, argv, "fy", opts, err)) != -1) {
         if (ch == '?')
             return -1;
         if (ch == 'f')
             o.force = o.yes = true;
+        else if (ch == 'p')
+            o.purge = true;
         else
             o.yes = true;
     }
@@ -110,8 +114,9 @@ static int one_regen(struct cli *c, const char *name, void *ud, berr_t *err)
     const struct regen_opts *o = ud;
     struct berth_host *h = NULL;
     if (!o->force) {
-        fprintf(stderr, "Regenerate TLS machine certs for %s? Connected clients must reconnect. "
-                        "(y/n): ",
+        fprintf(stderr,
+                "Regenerate TLS machine certs for %s? Connected clients must reconnect. "
+                "(y/n): ",
                 name);
         char line[16];
         if (fgets(line, sizeof(line), stdin) == NULL || (line[0] != 'y' && line[0] != 'Y'))
@@ -150,11 +155,17 @@ const struct cmd cmds_life[] = {
     {"kill", "[NAME...]", "stop machines at once", NULL, run_kill},
     {"rm", "[OPTIONS] NAME...", "remove machines",
      "  -f, --force   remove local files even when the driver fails (implies -y)\n"
-     "  -y            do not ask for confirmation\n",
+     "  -y            do not ask for confirmation\n"
+     "      --purge   also remove what berth installed on the host over SSH: berthd, its\n"
+     "                service, /etc/berth, its log and the machine key in authorized_keys\n"
+     "                (/var/lib/berth, images and container data, stays). Without it\n"
+     "                a generic machine's host is left alone.\n",
      run_rm},
     {"regenerate-certs", "[OPTIONS] [NAME...]", "issue new TLS certificates for machines",
      "  -f, --force          do not ask for confirmation\n"
-     "      --client-certs   also issue a new client certificate\n",
+     "      --client-certs   also issue a new client certificate\n"
+     "A provisioned machine gets its new server certificate installed and berthd restarted\n"
+     "(containers keep running).\n",
      run_regen},
     {NULL, NULL, NULL, NULL, NULL},
 };

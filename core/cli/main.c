@@ -7,7 +7,8 @@
 #include "berth/util.h"
 #include "core/cli/cli.h"
 
-static const struct cmd *const tables[] = {cmds_create, cmds_query, cmds_env, cmds_life};
+static const struct cmd *const tables[] = {cmds_create, cmds_query,     cmds_env,
+                                           cmds_life,   cmds_provision, cmds_ssh};
 
 static const struct cmd *find_cmd(const char *name)
 {
@@ -67,8 +68,7 @@ int cli_getopt(const struct cmd *cmd, int argc, char **argv, const char *shortop
                '?';
     }
     if (ch == ':')
-        return berr_set(err, 0, "%s: option '%s' needs a value", cmd->name, argv[optind - 1]),
-               '?';
+        return berr_set(err, 0, "%s: option '%s' needs a value", cmd->name, argv[optind - 1]), '?';
     return ch;
 }
 
@@ -107,10 +107,11 @@ int cli_each(struct cli *c, int argc, char **argv, int first,
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"storage-path", required_argument, NULL, 's'}, {"debug", no_argument, NULL, 'D'},
-        {"version", no_argument, NULL, 'v'},            {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"storage-path", required_argument, NULL, 's'},
+                                         {"debug", no_argument, NULL, 'D'},
+                                         {"version", no_argument, NULL, 'v'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct cli c = {.argc = argc, .argv = argv};
     berr_t err = NULL;
     int ch, ret;
@@ -157,7 +158,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "berth: unknown command \"%s\"; run 'berth help' for the list\n", name);
         return 2;
     }
+    /* `ssh`'s options end at the machine name: what follows belongs to the remote command. */
+    bool stop_at_name = strcmp(name, "ssh") == 0;
     for (int i = first + 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (stop_at_name && argv[i][0] != '-')
+            break;
         if (strcmp(argv[i], "--help") == 0 && strcmp(name, "create") != 0) {
             cmd_help(cmd);
             return 0;
@@ -174,5 +179,5 @@ int main(int argc, char **argv)
         cli_report(err);
     berr_free(&err);
     store_close(&c.store);
-    return ret < 0 ? 1 : 0;
+    return ret < 0 ? 1 : ret;
 }

@@ -62,6 +62,26 @@ int berr_prefix(berr_t *err, const char *fmt, ...)
     return -1;
 }
 
+int berr_append(berr_t *err, const char *fmt, ...)
+{
+    va_list ap;
+    char *tail = NULL;
+    char *full = NULL;
+
+    if (err == NULL || *err == NULL)
+        return -1;
+    va_start(ap, fmt);
+    if (vasprintf(&tail, fmt, ap) < 0)
+        tail = NULL;
+    va_end(ap);
+    if (tail != NULL && asprintf(&full, "%s%s", berr_msg(*err), tail) >= 0) {
+        free((*err)->msg);
+        (*err)->msg = full;
+    }
+    free(tail);
+    return -1;
+}
+
 const char *berr_msg(berr_t err)
 {
     if (err == NULL || err->msg == NULL)

@@ -36,10 +36,10 @@ static char *https_url(const char *url, const char *path)
     return xasprintf("%s%s", url, path);
 }
 
-int engine_version(const char *url, const char *cert_dir, long timeout_ms, char **version,
-                   berr_t *err)
+int engine_get(const char *url, const char *path, const char *cert_dir, long timeout_ms,
+               json_t **out, berr_t *err)
 {
-    _cleanup_free_ char *full = https_url(url, "/version");
+    _cleanup_free_ char *full = https_url(url, path);
     _cleanup_free_ char *ca = path_join(cert_dir, "ca.pem");
     _cleanup_free_ char *cert = path_join(cert_dir, "cert.pem");
     _cleanup_free_ char *key = path_join(cert_dir, "key.pem");
@@ -68,16 +68,30 @@ int engine_version(const char *url, const char *cert_dir, long timeout_ms, char 
         goto out;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    json_t *root = code == 200 && b.buf ? json_loads(b.buf, 0, NULL) : NULL;
-    const char *v = json_string_value(json_object_get(root, "Version"));
-    if (v == NULL)
-        berr_set(err, 0, "engine %s: GET /version answered HTTP %ld without a version", url,
-                 code);
+    *out = code == 200 && b.buf ? json_loads(b.buf, 0, NULL) : NULL;
+    if (*out == NULL)
+        berr_set(err, 0, "engine %s: GET %s answered HTTP %ld without JSON", url, path, code);
     else
-        *version = xasprintf("v%s", v), ret = 0;
-    json_decref(root);
+        ret = 0;
 out:
     free(b.buf);
     curl_easy_cleanup(c);
+    return ret;
+}
+
+int engine_version(const char *url, const char *cert_dir, long timeout_ms, char **version,
+                   berr_t *err)
+{
+    json_t *root = NULL;
+
+    if (engine_get(url, "/version", cert_dir, timeout_ms, &root, err) < 0)
+        return -1;
+    const char *v = json_string_value(json_object_get(root, "Version"));
+    int ret = 0;
+    if (v == NULL)
+        ret = berr_set(err, 0, "engine %s: GET /version answered without a version", url);
+    else
+        *version = xasprintf("v%s", v);
+    json_decref(root);
     return ret;
 }

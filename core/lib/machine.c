@@ -1,6 +1,7 @@
 #include "core/lib/machine.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -8,6 +9,7 @@
 
 #include "berth/util.h"
 #include "certs/certs.h"
+#include "core/lib/provision.h"
 
 #define CERT_ORG "berth"
 #define CERT_MIN_DAYS 30
@@ -89,10 +91,12 @@ static int server_cert_ok(struct berth_host *h, bool *ok, berr_t *err)
     return 0;
 }
 
-int machine_ensure_certs(struct berth_host *h, bool force, berr_t *err)
+/* machine_ensure_certs, telling whether a new server certificate was issued. */
+static int ensure_certs(struct berth_host *h, bool force, bool *issued, berr_t *err)
 {
     bool ok = false;
 
+    *issued = false;
     if (ensure_store_certs(h->store, false, err) < 0 || copy_client_certs(h, err) < 0)
         return berr_prefix(err, "machine %s: certificates", h->name);
     if (!force && server_cert_ok(h, &ok, err) < 0)
@@ -101,7 +105,26 @@ int machine_ensure_certs(struct berth_host *h, bool force, berr_t *err)
         return 0;
     if (issue_server_cert(h, err) < 0)
         return berr_prefix(err, "machine %s: issue server certificate", h->name);
+    *issued = true;
     return 0;
+}
+
+int machine_ensure_certs(struct berth_host *h, bool force, berr_t *err)
+{
+    bool issued;
+    return ensure_certs(h, force, &issued, err);
+}
+
+/* A provisioned machine's berthd serves the server certificate from /etc/berth: a new one
+ * (address moved, expiring) is no use until it is installed there. */
+static int install_certs(struct berth_host *h, bool issued, berr_t *err)
+{
+    const struct provision_opts po = {PROVISION_CERTS, true, false}; /* it may be booting */
+
+    if (!issued || !h->dh->drv->provisions)
+        return 0;
+    fprintf(stderr, "Installing the new server certificate of %s...\n", h->name);
+    return provision_run(h, &po, err);
 }
 
 /* Replace m->ip_address with the driver's current answer; *changed tells whether it moved. */
@@ -125,13 +148,15 @@ static int update_ip(struct berth_host *h, bool *changed, berr_t *err)
 int machine_refresh_address(struct berth_host *h, berr_t *err)
 {
     _cleanup_close_ int lock = store_lock(h->store, h->name, err);
-    bool changed;
+    bool changed, issued;
 
     if (lock < 0)
         return -1;
-    if (update_ip(h, &changed, err) < 0 || machine_ensure_certs(h, false, err) < 0)
+    if (update_ip(h, &changed, err) < 0 || ensure_certs(h, false, &issued, err) < 0)
         return -1;
-    return changed ? host_save(h, err) : 0;
+    if (changed && host_save(h, err) < 0)
+        return -1;
+    return install_certs(h, issued, err);
 }
 
 int machine_state(struct berth_host *h, enum berth_state *st, berr_t *err)
@@ -148,11 +173,28 @@ int machine_url(struct berth_host *h, char **url, berr_t *err)
     if (machine_state(h, &st, err) < 0)
         return -1;
     if (st != BERTH_STATE_RUNNING)
-        return berr_set(err, 0, "machine %s is not running (state: %s); start it with "
+        return berr_set(err, 0,
+                        "machine %s is not running (state: %s); start it with "
                         "'berth start %s'",
                         h->name, host_state_name(st), h->name);
     if (h->dh->drv->get_url(&h->m, url, err) < 0)
         return berr_prefix(err, "machine %s: get URL", h->name);
+    return 0;
+}
+
+/* The machine's own SSH key, made before the driver creates anything so that drivers can
+ * put its public half into the machine. SSHKeyPath points at it unless the driver chose. */
+static int machine_key(struct berth_host *h, berr_t *err)
+{
+    _cleanup_free_ char *comment = xasprintf("berth-machine-%s", h->name);
+    char *key = NULL;
+
+    if (ssh_key_ensure(h->m.machine_dir, comment, &key, err) < 0)
+        return berr_prefix(err, "machine %s: SSH key", h->name);
+    if (h->m.ssh_key_path == NULL)
+        h->m.ssh_key_path = key;
+    else
+        free(key);
     return 0;
 }
 
@@ -163,6 +205,8 @@ static int create_steps(const struct berth_store *s, struct berth_host *h,
     bool changed;
 
     if (ensure_store_certs(s, false, err) < 0)
+        return -1;
+    if (d->provisions && machine_key(h, err) < 0)
         return -1;
     if (d->pre_create_check && d->pre_create_check(&h->m, err) < 0)
         return berr_prefix(err, "pre-create check");
@@ -223,11 +267,25 @@ int machine_create(const struct berth_store *s, const char *name, const struct c
     if (ret < 0 && !store_exists(s, name))
         rm_rf(h->m.machine_dir, NULL);
     else if (ret < 0)
-        berr_prefix(err, "create failed (the machine is kept for inspection; remove it with "
-                         "'berth rm %s')",
+        berr_prefix(err,
+                    "create failed (the machine is kept for inspection; remove it with "
+                    "'berth rm %s')",
                     name);
+    if (ret < 0) {
+        host_free(h);
+        return berr_prefix(err, "machine %s", name);
+    }
+    if (h->dh->drv->provisions) {
+        const struct provision_opts po = {PROVISION_ALL, true, false};
+        ret = provision_run(h, &po, err);
+        if (ret < 0)
+            berr_append(err,
+                        "\nThe machine is kept: fix the cause and run 'berth provision "
+                        "%s', or remove it with 'berth rm %s'.",
+                        name, name);
+    }
     host_free(h);
-    return ret < 0 ? berr_prefix(err, "machine %s", name) : 0;
+    return ret;
 out_free:
     host_free(h);
     return berr_prefix(err, "machine %s", name);
@@ -239,7 +297,7 @@ int machine_action(struct berth_host *h, enum machine_action a, berr_t *err)
     const struct berth_driver *d = h->dh->drv;
     int (*op)(struct berth_machine *, berr_t *) = NULL;
     _cleanup_close_ int lock = store_lock(h->store, h->name, err);
-    bool changed;
+    bool changed, issued = false;
 
     if (lock < 0)
         return -1;
@@ -264,18 +322,41 @@ int machine_action(struct berth_host *h, enum machine_action a, berr_t *err)
         return berr_prefix(err, "machine %s: %s", h->name, names[a]);
     if (a == ACT_START || a == ACT_RESTART) {
         /* The address may have moved (DHCP, new forward ports): keep the cert valid for it. */
-        if (update_ip(h, &changed, err) < 0 || machine_ensure_certs(h, false, err) < 0)
+        if (update_ip(h, &changed, err) < 0 || ensure_certs(h, false, &issued, err) < 0)
             return -1;
     }
-    return host_save(h, err);
+    if (host_save(h, err) < 0)
+        return -1;
+    return install_certs(h, issued, err);
 }
 
-int machine_remove(const struct berth_store *s, const char *name, bool force, berr_t *err)
+/* What the driver and (with PURGE) the provisioner remove; with FORCE failures are warnings. */
+static int remove_resources(struct berth_host *h, bool force, bool purge, berr_t *err)
+{
+    const struct berth_driver *d = h->dh->drv;
+
+    if (purge && d->provisions && provision_purge(h, err) < 0) {
+        if (!force)
+            return berr_prefix(err, "remove (nothing was removed; use -f to remove the machine "
+                                    "anyway)");
+        fprintf(stderr, "berth: %s (removing the machine anyway: -f)\n", berr_msg(*err));
+        berr_free(err);
+    }
+    if (d->remove && d->remove(&h->m, err) < 0) {
+        berr_prefix(err, "machine %s: driver %s: remove", h->name, h->driver_name);
+        if (!force)
+            return berr_prefix(err, "(use -f to remove its files anyway)");
+        berr_free(err);
+    }
+    return 0;
+}
+
+int machine_remove(const struct berth_store *s, const char *name, bool force, bool purge,
+                   berr_t *err)
 {
     struct berth_host *h = NULL;
     _cleanup_close_ int lock = -1;
     _cleanup_free_ char *dir = NULL;
-    int ret = 0;
 
     if (store_check_name(name, err) < 0)
         return -1;
@@ -289,19 +370,14 @@ int machine_remove(const struct berth_store *s, const char *name, bool force, be
         if (!force)
             return berr_prefix(err, "remove (use -f to remove its files anyway)");
         berr_free(err);
-    } else if (h->dh->drv->remove && h->dh->drv->remove(&h->m, err) < 0) {
-        ret = berr_prefix(err, "machine %s: driver %s: remove", name, h->driver_name);
-        if (!force) {
-            host_free(h);
-            return berr_prefix(err, "(use -f to remove its files anyway)");
-        }
-        berr_free(err);
-        ret = 0;
+    } else if (remove_resources(h, force, purge, err) < 0) {
+        host_free(h);
+        return -1;
     }
     host_free(h);
     if (rm_rf(dir, err) < 0)
         return berr_prefix(err, "machine %s: remove files", name);
-    return ret;
+    return 0;
 }
 
 int machine_regenerate_certs(struct berth_host *h, bool client, berr_t *err)
@@ -315,5 +391,30 @@ int machine_regenerate_certs(struct berth_host *h, bool client, berr_t *err)
         return berr_prefix(err, "machine %s: regenerate client certificate", h->name);
     if (update_ip(h, &changed, err) < 0 || machine_ensure_certs(h, true, err) < 0)
         return -1;
-    return host_save(h, err);
+    if (host_save(h, err) < 0)
+        return -1;
+    if (!h->dh->drv->provisions)
+        return 0;
+    const struct provision_opts po = {PROVISION_CERTS, false, false};
+    return provision_run(h, &po, err);
+}
+
+int machine_provision(struct berth_host *h, enum provision_what what, bool accept_host_key,
+                      berr_t *err)
+{
+    _cleanup_close_ int lock = store_lock(h->store, h->name, err);
+    const struct provision_opts po = {what, false, accept_host_key};
+    bool changed;
+
+    if (lock < 0)
+        return -1;
+    if (!h->dh->drv->provisions)
+        return berr_set(err, ENOTSUP,
+                        "machine %s: driver %s does not run berthd over SSH; "
+                        "nothing to provision",
+                        h->name, h->driver_name);
+    if (machine_key(h, err) < 0 || update_ip(h, &changed, err) < 0 ||
+        machine_ensure_certs(h, false, err) < 0 || host_save(h, err) < 0)
+        return -1;
+    return provision_run(h, &po, err);
 }

@@ -25,6 +25,9 @@ int berr_vset(berr_t *err, int errnum, const char *fmt, va_list ap);
 /* Prefix the message of an already set *err with "CONTEXT: ". Returns -1. */
 int berr_prefix(berr_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Append SUFFIX to the message of an already set *err (e.g. " (step: upload)"). Returns -1. */
+int berr_append(berr_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* The message of err, or "unknown error" when unset. */
 const char *berr_msg(berr_t err);
 
