@@ -213,7 +213,7 @@ static int create_steps(const struct berth_store *s, struct berth_host *h,
     if (host_save(h, err) < 0)
         return -1;
     if (d->create && d->create(&h->m, err) < 0)
-        return berr_prefix(err, "driver %s: create", h->driver_name);
+        return berr_prefix(err, "create"); /* the driver names itself in its messages */
     if (update_ip(h, &changed, err) < 0 || machine_ensure_certs(h, true, err) < 0)
         return -1;
     (void)o;

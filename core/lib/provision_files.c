@@ -445,7 +445,7 @@ const char *provision_restart_cmd(enum init_system init)
         break;
     }
     /* Start at boot: busybox's rcS runs /etc/init.d/S??*; Debian-like hosts use update-rc.d. */
-    return "if [ -f /etc/init.d/rcS ] && grep -q 'S\\[' /etc/init.d/rcS 2>/dev/null; then "
+    return "if [ -f /etc/init.d/rcS ] && grep -qE 'S\\[|S\\?\\?' /etc/init.d/rcS 2>/dev/null; then "
            "ln -sf berthd /etc/init.d/S90berthd; "
            "elif command -v update-rc.d >/dev/null 2>&1; then "
            "update-rc.d berthd defaults >/dev/null 2>&1 || true; fi; "

@@ -17,9 +17,13 @@
 #include "runtime-agent/containers/spec.h"
 #include "runtime-agent/http/http.h"
 #include "runtime-agent/image/store.h"
+#include "runtime-agent/network/portproxy.h"
 #include "runtime-agent/runtime/runtime.h"
 
 #define DEFAULT_STOP_TIMEOUT 10
+/* Where -P and -p without a host port take their ports from (the range Docker tutorials cite). */
+#define PUBLISH_FIRST 49000
+#define PUBLISH_LAST 49900
 
 static int start_locked(struct containers *cs, struct container *c, int *attach_fd, berr_t *err);
 
@@ -67,6 +71,10 @@ static void record_exit(struct containers *cs, struct container *c)
         c->finished_at = time_rfc3339_now();
     }
     berr_free(&err);
+    portproxy_stop(c->proxy);
+    c->proxy = NULL;
+    json_decref(c->ports);
+    c->ports = NULL;
     c->status = CTR_EXITED;
     c->pid = 0;
     c->exits++;
@@ -274,6 +282,26 @@ static int start_failed(struct containers *cs, struct container *c, berr_t *err)
                     msg);
 }
 
+/* The ports C publishes: PortBindings and, with -P, its exposed ports and its image's. With
+ * SAVED (a restart of berthd) the host ports are the ones it had. */
+static int bind_ports(struct containers *cs, struct container *c, const json_t *saved,
+                      struct port_proxy **proxy, json_t **ports, berr_t *err)
+{
+    json_t *img = NULL, *exposed = json_object();
+    const json_t *hc = c->host;
+
+    if (saved == NULL && image_get_config(cs->images, c->image_id, &img, NULL) == 0)
+        json_object_update(exposed,
+                           json_object_get(json_object_get(img, "config"), "ExposedPorts"));
+    json_object_update(exposed, json_object_get(c->config, "ExposedPorts"));
+    int ret = portproxy_bind(saved ? saved : json_object_get(hc, "PortBindings"), exposed,
+                             !saved && json_is_true(json_object_get(hc, "PublishAllPorts")),
+                             PUBLISH_FIRST, PUBLISH_LAST, proxy, ports, err);
+    json_decref(img);
+    json_decref(exposed);
+    return ret;
+}
+
 static int start_locked(struct containers *cs, struct container *c, int *attach_fd, berr_t *err)
 {
     struct runtime_state st;
@@ -293,18 +321,25 @@ static int start_locked(struct containers *cs, struct container *c, int *attach_
         return http_err(e, ENOENT, "No such container: %s", c->id);
     if (status == CTR_RUNNING || status == CTR_PAUSED)
         return berr_set(e, EALREADY, "container %.12s is already running", c->id);
-    if (prepare_bundle(cs, c, e) < 0) {
+    struct port_proxy *proxy = NULL;
+    json_t *ports = NULL;
+    if (prepare_bundle(cs, c, e) < 0 || bind_ports(cs, c, NULL, &proxy, &ports, e) < 0) {
         berr_free(&local);
         return -1;
     }
     if (runtime_start(c->bundle, attach_fd, e) < 0) {
+        portproxy_stop(proxy);
+        json_decref(ports);
         int ret = start_failed(cs, c, e);
         berr_free(&local);
         return ret;
     }
-    if (runtime_state(c->bundle, &st, e) < 0) {
+    if (runtime_state(c->bundle, &st, e) < 0 || portproxy_start(proxy, st.pid, e) < 0) {
+        portproxy_stop(proxy);
+        json_decref(ports);
         if (early >= 0)
             close(early);
+        runtime_kill(c->bundle, SIGKILL, NULL);
         berr_free(&local);
         return -1;
     }
@@ -321,6 +356,9 @@ static int start_locked(struct containers *cs, struct container *c, int *attach_
     free(c->finished_at);
     c->finished_at = NULL;
     c->stop_requested = false;
+    c->proxy = proxy;
+    json_decref(c->ports);
+    c->ports = ports;
     if (handoff) {
         /* In the same critical section as starts++, so a woken waiter finds it. */
         if (c->attach_fd >= 0)
@@ -743,6 +781,27 @@ int ctr_remove(struct containers *cs, struct container *c, bool force, bool volu
 
 /* ---- open and restore ---------------------------------------------------------------- */
 
+/* After a berthd restart: listen again on the host ports a running container had. */
+static void republish(struct containers *cs, struct container *c)
+{
+    json_t *saved = c->ports, *ports = NULL;
+    berr_t e = NULL;
+
+    c->ports = NULL;
+    if (saved && (bind_ports(cs, c, saved, &c->proxy, &ports, &e) < 0 ||
+                  portproxy_start(c->proxy, c->pid, &e) < 0)) {
+        fprintf(stderr, "berthd: container %.12s: publish its ports again: %s\n", c->id,
+                berr_msg(e));
+        portproxy_stop(c->proxy);
+        c->proxy = NULL;
+        json_decref(ports);
+        ports = NULL;
+    }
+    c->ports = ports;
+    json_decref(saved);
+    berr_free(&e);
+}
+
 int containers_open(struct containers *cs, const char *data_root, const char *exec_root,
                     struct image_store *images, berr_t *err)
 {
@@ -765,6 +824,7 @@ int containers_open(struct containers *cs, const char *data_root, const char *ex
                 c->pid = st.pid;
                 c->shim_pid = st.shim_pid;
                 c->status = st.paused ? CTR_PAUSED : CTR_RUNNING;
+                republish(cs, c);
                 monitor_start(cs, c);
             } else {
                 record_exit(cs, c);
@@ -911,12 +971,12 @@ json_t *ctr_summary(struct containers *cs, struct container *c)
     _cleanup_free_ char *name = xasprintf("/%s", c->name);
     json_t *labels = json_object_get(c->config, "Labels");
     labels = json_is_object(labels) ? json_incref(labels) : json_object();
-    json_t *j =
-        json_pack("{s:s,s:[s],s:s,s:s,s:s,s:I,s:[],s:o,s:s,s:s,s:{s:O},s:{s:{}},s:[]}", "Id", c->id,
-                  "Names", name, "Image", c->image, "ImageID", c->image_id, "Command", cmd,
-                  "Created", (json_int_t)parse_time(c->created), "Ports", "Labels", labels, "State",
-                  ctr_status_name(c->status), "Status", status, "HostConfig", "NetworkMode",
-                  json_object_get(c->host, "NetworkMode"), "NetworkSettings", "Networks", "Mounts");
+    json_t *j = json_pack(
+        "{s:s,s:[s],s:s,s:s,s:s,s:I,s:o,s:o,s:s,s:s,s:{s:O},s:{s:{}},s:[]}", "Id", c->id, "Names",
+        name, "Image", c->image, "ImageID", c->image_id, "Command", cmd, "Created",
+        (json_int_t)parse_time(c->created), "Ports", portproxy_summary(c->ports), "Labels", labels,
+        "State", ctr_status_name(c->status), "Status", status, "HostConfig", "NetworkMode",
+        json_object_get(c->host, "NetworkMode"), "NetworkSettings", "Networks", "Mounts");
     pthread_mutex_unlock(&cs->store.lock);
     return j;
 }
@@ -946,10 +1006,11 @@ static json_t *network_settings(const struct container *c)
 {
     _cleanup_free_ char *sandbox =
         is_running(c) ? xasprintf("/proc/%d/ns/net", (int)c->pid) : xstrdup("");
-    return json_pack("{s:s,s:s,s:b,s:s,s:i,s:{},s:s,s:n,s:n,s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:s,"
+    return json_pack("{s:s,s:s,s:b,s:s,s:i,s:o,s:s,s:n,s:n,s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:s,"
                      "s:{}}",
                      "Bridge", "", "SandboxID", c->id, "HairpinMode", 0, "LinkLocalIPv6Address", "",
-                     "LinkLocalIPv6PrefixLen", 0, "Ports", "SandboxKey", sandbox,
+                     "LinkLocalIPv6PrefixLen", 0, "Ports",
+                     c->ports ? json_deep_copy(c->ports) : json_object(), "SandboxKey", sandbox,
                      "SecondaryIPAddresses", "SecondaryIPv6Addresses", "EndpointID", "", "Gateway",
                      "", "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "IPAddress", "",
                      "IPPrefixLen", 0, "IPv6Gateway", "", "MacAddress", "", "Networks");

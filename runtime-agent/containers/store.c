@@ -64,6 +64,7 @@ static void ctr_free(struct container *c)
     json_decref(c->config);
     json_decref(c->host);
     json_decref(c->netcfg);
+    json_decref(c->ports);
     free(c->path);
     json_decref(c->args);
     free(c->dir);
@@ -77,7 +78,8 @@ static void ctr_free(struct container *c)
 static json_t *ctr_to_json(const struct container *c)
 {
     return json_pack(
-        "{s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:O,s:s,s:O,s:{s:s,s:i,s:i,s:i,s:b,s:s,s:s,s:s},s:i,s:b}",
+        "{s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:O,s:s,s:O,s:{s:s,s:i,s:i,s:i,s:b,s:s,s:s,s:s},s:i,s:b,"
+        "s:O}",
         "Id", c->id, "Name", c->name, "Image", c->image, "ImageID", c->image_id, "Created",
         c->created, "Config", c->config, "HostConfig", c->host, "NetworkingConfig", c->netcfg,
         "Path", c->path, "Args", c->args, "State", "Status", ctr_status_name(c->status), "Pid",
@@ -85,7 +87,7 @@ static json_t *ctr_to_json(const struct container *c)
         c->oom_killed, "Error", c->error ? c->error : "", "StartedAt",
         c->started_at ? c->started_at : "0001-01-01T00:00:00Z", "FinishedAt",
         c->finished_at ? c->finished_at : "0001-01-01T00:00:00Z", "RestartCount", c->restart_count,
-        "StopRequested", c->stop_requested);
+        "StopRequested", c->stop_requested, "Ports", c->ports ? c->ports : json_null());
 }
 
 static char *jstr(const json_t *o, const char *k)
@@ -117,6 +119,8 @@ static struct container *ctr_from_json(struct ctr_store *s, const json_t *j)
     c->config = jobj(j, "Config");
     c->host = jobj(j, "HostConfig");
     c->netcfg = jobj(j, "NetworkingConfig");
+    if (json_is_object(json_object_get(j, "Ports")))
+        c->ports = json_incref(json_object_get(j, "Ports"));
     c->path = jstr(j, "Path");
     c->args = json_object_get(j, "Args") ? json_incref(json_object_get(j, "Args")) : json_array();
     c->status = status_from_name(json_string_value(json_object_get(st, "Status")));

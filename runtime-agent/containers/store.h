@@ -36,6 +36,8 @@ struct container {
     json_t *config;   /* Docker's Config */
     json_t *host;     /* HostConfig */
     json_t *netcfg;   /* NetworkingConfig */
+    json_t *ports;    /* NetworkSettings.Ports while it runs, NULL otherwise */
+    struct port_proxy *proxy; /* forwards the published ports while it runs */
     char *path;       /* resolved command */
     json_t *args;     /* its arguments */
     char *dir;        /* DATA_ROOT/containers/ID */
