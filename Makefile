@@ -37,14 +37,15 @@ LIBS_BERTHD := -ljansson -lssl -lcrypto -lhttp_parser -larchive -lseccomp
 LIBS_TEST := -lcmocka
 # berthd as machines run it (berthd-static): every library linked in, so a host needs nothing.
 LIBS_BERTHD_STATIC := -ljansson -lssl -lcrypto -lhttp_parser -larchive -lseccomp -lnettle -lacl \
-	-llzma -lzstd -llz4 -lbz2 -lxml2 -lz -llzma -licuuc -licudata -lstdc++ -lm -pthread -ldl
+	-llzma -lzstd -llz4 -lbz2 -lz -lm -pthread -ldl
 
 COMMON_SRC := $(wildcard core/common/*.c)
 CERTS_SRC := $(wildcard certs/*.c)
 LIB_SRC := $(wildcard core/lib/*.c)
 CLI_SRC := $(wildcard core/cli/*.c)
 AGENT_MAIN := runtime-agent/main.c
-AGENT_SRC := $(filter-out $(AGENT_MAIN),$(shell find runtime-agent -name '*.c' | sort))
+AGENT_STATIC_SRC := $(wildcard runtime-agent/static/*.c)
+AGENT_SRC := $(filter-out $(AGENT_MAIN) $(AGENT_STATIC_SRC),$(shell find runtime-agent -name '*.c' | sort))
 DRIVERS := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard drivers/*/*.c)))))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -98,7 +99,8 @@ $(BUILD)/obj-static/%.o: %.c
 
 # glibc warns that getaddrinfo & co. would load NSS modules at run time; berthd resolves
 # numeric addresses only, so the warnings stay in $@.log unless the link fails.
-$(BERTHD_STATIC): $(patsubst %.c,$(STATIC_OBJ)/%.o,$(AGENT_MAIN) $(AGENT_SRC) $(COMMON_SRC))
+$(BERTHD_STATIC): $(patsubst %.c,$(STATIC_OBJ)/%.o,$(AGENT_MAIN) $(AGENT_SRC) $(COMMON_SRC) \
+		$(AGENT_STATIC_SRC))
 	@mkdir -p $(dir $@)
 	$(STATIC_CC) -static -o $@.tmp $^ $(LIBS_BERTHD_STATIC) 2>$@.log || \
 		{ cat $@.log >&2; rm -f $@.tmp; exit 1; }

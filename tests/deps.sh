@@ -9,7 +9,7 @@ local_pkgs="busybox-static dropbear-bin openssh-sftp-server openssh-client"
 # berthd-static (the berthd installed on machines) links every library statically; Debian's
 # libarchive-dev pulls none of the static archives it needs.
 static_pkgs="nettle-dev libacl1-dev libzstd-dev liblz4-dev libbz2-dev liblzma-dev zlib1g-dev
- libxml2-dev libicu-dev"
+"
 build_pkgs="build-essential pkg-config libjansson-dev libssl-dev libcurl4-openssl-dev
  libssh2-1-dev libarchive-dev libhttp-parser-dev libseccomp-dev openssl $static_pkgs $local_pkgs"
 # test_generic_ssh.sh: a real sshd in a throwaway host, OpenSSH's client and ssh-keygen to
