@@ -1,50 +1,31 @@
 #!/usr/bin/env bash
-# make demo: a machine named "default" whose engine is a berthd running on this host,
-# reached over mutual TLS on 127.0.0.1, and a container run on it with the docker CLI.
-# Safe to run again: it reuses the machine, the engine and the image.
+# make demo: the machine "default" (a local machine: a system container on this host, reached
+# over SSH and mutual TLS on 127.0.0.1), provisioned with berthd, and a container run on it
+# with the docker CLI. Safe to run again: it reuses (or starts) the machine and the image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
 BERTH=$TOP/build/bin/berth
-BERTHD=$TOP/build/bin/berthd
-DEMO=$TOP/build/demo
-PORT=${BERTH_DEMO_PORT:-23760}
 export BERTH_DRIVER_PATH=$TOP/build/lib/berth/drivers
-mkdir -p "$DEMO"
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
-# 1. The machine: its TLS identity is what berthd will serve.
 if ! "$BERTH" status default >/dev/null 2>&1; then
-    say "berth create -d none --url tcp://127.0.0.1:$PORT default"
-    "$BERTH" create -d none --url "tcp://127.0.0.1:$PORT" default
-fi
-M=$("$BERTH" inspect -f '{{.HostOptions.AuthOptions.StorePath}}' default)
-CA=$("$BERTH" inspect -f '{{.HostOptions.AuthOptions.CaCertPath}}' default)
-
-# 2. The engine, unless it already answers.
-if ! "$BERTH" version default >/dev/null 2>&1; then
-    say "starting berthd on 127.0.0.1:$PORT (mutual TLS) with data in $DEMO"
-    [ -f "$DEMO/berthd.pid" ] && kill "$(cat "$DEMO/berthd.pid")" 2>/dev/null || true
-    setsid "$BERTHD" daemon -H "tcp://127.0.0.1:$PORT" -H "unix://$DEMO/berthd.sock" \
-        --tlsverify --tlscacert "$CA" --tlscert "$M/server.pem" --tlskey "$M/server-key.pem" \
-        --data-root "$DEMO/data" --exec-root "$DEMO/run" --pidfile "$DEMO/berthd.pid" \
-        </dev/null >"$DEMO/berthd.log" 2>&1 &
-    for _ in $(seq 100); do
-        "$BERTH" version default >/dev/null 2>&1 && break
-        sleep 0.1
-    done
-    "$BERTH" version default >/dev/null || { tail "$DEMO/berthd.log"; exit 1; }
+    say "berth create -d local default"
+    "$BERTH" create -d local default
+elif [ "$("$BERTH" status default)" != Running ]; then
+    say "berth start default"
+    "$BERTH" start default
 fi
 
-# 3. Point the docker CLI at the machine, exactly as a user would.
 say 'eval "$(berth env default)"'
 eval "$("$BERTH" env --shell bash default)"
-export DOCKER_CONFIG=$DEMO/docker-config
+export DOCKER_CONFIG=$TOP/build/demo/docker-config
+mkdir -p "$DOCKER_CONFIG"
 
-# 4. An image from Debian's busybox-static, then a container.
+# The machine has no route to a registry: its first image comes from Debian's busybox-static.
 if ! docker image inspect busybox >/dev/null 2>&1; then
-    say "docker import (busybox rootfs from Debian's busybox-static) busybox:latest"
+    say "docker import (a busybox rootfs from Debian's busybox-static) busybox:latest"
     rootfs=$(mktemp -d)
     trap 'rm -rf "$rootfs"' EXIT
     mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp"
@@ -54,6 +35,7 @@ if ! docker image inspect busybox >/dev/null 2>&1; then
     printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
     tar -C "$rootfs" -c . | docker import --change 'CMD ["sh"]' - busybox:latest
 fi
+
 say 'docker run --rm busybox echo "Hello from a berth machine!"'
 docker run --rm busybox echo "Hello from a berth machine!"
 
@@ -61,7 +43,8 @@ say "berth ls"
 "$BERTH" ls
 cat <<EOT
 
-The engine keeps running. Point your shell at it with:
+Point your shell at the machine with:
     eval \$($BERTH env default)
-Stop it with: kill \$(cat $DEMO/berthd.pid)
+Then: docker run -d -p 8080:80 busybox httpd -f -p 80 -h /bin; curl 127.0.0.1:8080/
+Log in with '$BERTH ssh default'; stop it with '$BERTH stop default'.
 EOT

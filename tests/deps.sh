@@ -17,7 +17,7 @@ build_pkgs="build-essential pkg-config libjansson-dev libssl-dev libcurl4-openss
 # for provisioning as a non-root user.
 check_pkgs="libcmocka-dev python3 python3-docker docker-compose curl procps iproute2
  busybox-static util-linux tmux openssh-server openssh-client sshfs sudo"
-demo_pkgs="busybox-static"
+demo_pkgs="busybox-static curl"
 fuzz_pkgs="clang libclang-rt-14-dev"
 # make bench: podman+runc side by side with berthd (netavark and iptables give podman its
 # default bridge network, inside the benchmark's own network namespace).

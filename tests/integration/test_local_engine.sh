@@ -4,11 +4,9 @@
 # images and containers survive stop/start, berthd stops with the machine and comes back at
 # boot. Needs root.
 #
-# Until core's provisioning (`berth provision`) lands, this test installs berthd into the
-# machine itself the way the provisioner will: the binary and its libraries, the machine's
-# certificates in /etc/berth, and a busybox-init service script /etc/init.d/S50berthd.
-# PENDING parts (printed as such): named volumes (berthd volumes) and `run -p` + curl from
-# the host (berthd port publishing).
+# `berth create -d local` provisions berthd over SSH like on any other host; `berth ssh`,
+# `scp`, `provision`, `regenerate-certs` and `upgrade` work on the machine; a published port
+# answers on the host's 127.0.0.1; `rm` leaves nothing behind.
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" -eq 0 ] || fail "the local driver needs root"
 [ -f "$TOP/build/lib/berth/machine-rootfs.tar.gz" ] || fail "no machine image: run make"
@@ -28,61 +26,10 @@ _local_cleanup() {
 }
 trap _local_cleanup EXIT
 
-mssh() {
-    ssh -i "$M/id_ecdsa" -p "$($B inspect -f '{{.Driver.SSHPort}}' e1)" \
-        -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes \
-        -o LogLevel=ERROR -o ConnectTimeout=10 root@127.0.0.1 "$@"
-}
-
-has_provision() { $B provision --help >/dev/null 2>&1; }
-
-# The stand-in provisioner: what berth provision does on a busybox-init machine.
-sideload_berthd() {
-    local root=$M/rootfs lib
-    install -D -m 0755 "$BERTHD" "$root/usr/local/bin/berthd"
-    for lib in $(ldd "$BERTHD" | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p'); do
-        [ -e "$root$lib" ] || install -D -m 0644 "$(readlink -f "$lib")" "$root$lib"
-    done
-    install -d -m 0700 "$root/etc/berth"
-    install -m 0644 "$M/ca.pem" "$M/server.pem" "$root/etc/berth/"
-    install -m 0600 "$M/server-key.pem" "$root/etc/berth/"
-    cat >"$root/etc/init.d/S50berthd" <<'EOF'
-#!/bin/sh
-# berthd: started by rcS at boot, stopped by rcK at shutdown (busybox init).
-PIDFILE=/run/berth/berthd.pid
-case "$1" in
-start)
-    mkdir -p /run/berth /var/log
-    setsid /usr/local/bin/berthd daemon -H unix:///run/berth/berthd.sock \
-        -H tcp://0.0.0.0:2376 --tlsverify --tlscacert /etc/berth/ca.pem \
-        --tlscert /etc/berth/server.pem --tlskey /etc/berth/server-key.pem \
-        --pidfile $PIDFILE </dev/null >>/var/log/berthd.log 2>&1 &
-    ;;
-stop)
-    [ -f $PIDFILE ] || exit 0
-    pid=$(cat $PIDFILE)
-    kill -TERM "$pid" 2>/dev/null
-    for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || exit 0; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    ;;
-*) echo "usage: $0 start|stop" >&2; exit 2 ;;
-esac
-EOF
-    chmod 0755 "$root/etc/init.d/S50berthd"
-    mssh /etc/init.d/S50berthd start
-}
-
 engine_up() { docker version >/dev/null 2>&1; }
 
-mkdir -p "$M"
-ssh-keygen -q -t ecdsa -b 256 -m PEM -N '' -C berth-test -f "$M/id_ecdsa"
 $B create -d local e1 >"$T/create.log" 2>&1 || { cat "$T/create.log"; fail "create e1"; }
-if has_provision; then
-    echo "berth provision exists: create provisioned berthd"
-else
-    echo "PENDING core provisioning: installing berthd into the machine by hand"
-    sideload_berthd
-fi
+assert_contains "$(cat "$T/create.log")" "over mutual TLS"
 eval "$($B env --shell bash e1)"
 assert_eq "$DOCKER_HOST" "tcp://127.0.0.1:$($B inspect -f '{{.Driver.EngineForwardPort}}' e1)"
 wait_for 20 "berthd in the machine to answer through the engine forward" engine_up
@@ -127,17 +74,39 @@ if docker volume create data >/dev/null 2>&1; then
 else
     echo "PENDING berthd volumes: named volume persistence not tested"
 fi
+# docker run -d -p: the machine's berthd publishes the port, the local driver forwards it to
+# the host's 127.0.0.1 (the same number when it is free).
 WEB=$(free_port)
-if docker run -d --name web -p "$WEB:80" busybox httpd -f -p 80 -h /etc >/dev/null 2>&1 &&
-    [ -n "$(docker port web 2>/dev/null)" ]; then
-    wait_for 10 "published port $WEB on the host's 127.0.0.1" curl -fsS "127.0.0.1:$WEB/passwd"
-    assert_contains "$(curl -fsS "127.0.0.1:$WEB/passwd")" "root:x:0:0"
-else
-    echo "PENDING berthd port publishing: run -p + curl from the host not tested"
-fi
+docker run -d --name web -p "$WEB:80" busybox httpd -f -p 80 -h /etc >/dev/null ||
+    fail "run -d -p $WEB:80"
+assert_eq "$(docker port web 80)" "0.0.0.0:$WEB"
+wait_for 10 "published port $WEB on the host's 127.0.0.1" curl -fsS "127.0.0.1:$WEB/passwd"
+assert_contains "$(curl -fsS "127.0.0.1:$WEB/passwd")" "root:x:0:0"
+
+# berth ssh, scp, provision, regenerate-certs and upgrade on a local machine.
+rc=0
+out=$($B ssh e1 sh -c 'echo out; echo err >&2; exit 7' 2>"$T/err") || rc=$?
+assert_eq "$rc" 7 "berth ssh exit status"
+assert_eq "$out" out
+assert_eq "$(cat "$T/err")" err
+echo "scp payload $$" >"$T/up.txt"
+$B scp "$T/up.txt" e1:/tmp/up.txt || fail "scp to e1"
+$B scp e1:/tmp/up.txt "$T/down.txt" || fail "scp from e1"
+cmp "$T/up.txt" "$T/down.txt" || fail "scp round trip differs"
+$B provision e1 >/dev/null 2>&1 || fail "provision e1"
+wait_for 20 "berthd after provision" engine_up
+serial=$(openssl x509 -in "$M/server.pem" -noout -serial)
+$B regenerate-certs -f e1 >/dev/null 2>&1 || fail "regenerate-certs e1"
+[ "$(openssl x509 -in "$M/server.pem" -noout -serial)" != "$serial" ] || fail "no new certificate"
+wait_for 20 "berthd with the new certificate" engine_up
+keeper_pid=$(docker inspect -f '{{.State.Pid}}' keeper)
+$B upgrade e1 >/dev/null 2>&1 || fail "upgrade e1"
+wait_for 20 "berthd after upgrade" engine_up
+assert_eq "$(docker inspect -f '{{.State.Pid}}' keeper)" "$keeper_pid" "a container across upgrade"
 
 ID=$($B inspect -f '{{.Driver.MachineID}}' e1)
 $B rm -y e1 >/dev/null 2>&1 || fail "rm e1"
+curl -fsS --max-time 2 "127.0.0.1:$WEB/passwd" >/dev/null 2>&1 && fail "the port forward outlived rm"
 pgrep -f "$STORE" && fail "processes left that mention $STORE"
 grep -h "$STORE" /proc/[0-9]*/mountinfo 2>/dev/null && fail "mounts left below $STORE"
 find /sys/fs/cgroup -maxdepth 3 -name "e1-$ID" | grep . && fail "cgroups left"
