@@ -173,6 +173,8 @@ bench:
 	@tests/deps.sh bench
 	$(MAKE) all
 	tests/bench/run.sh
+	tests/bench/ssh.sh
+	tests/bench/local.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
