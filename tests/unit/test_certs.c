@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
-#include <cmocka.h>
+#include "tests/unit/testutil.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -51,13 +51,6 @@ static int teardown(void **state)
     free(f);
     return r;
 }
-
-/* Fail the test with the error message when R < 0. */
-#define assert_ok(r, err)                                                                          \
-    do {                                                                                           \
-        if ((r) < 0)                                                                               \
-            fail_msg("unexpected error: %s", berr_msg(err));                                       \
-    } while (0)
 
 static char *in(const struct fixture *f, const char *name)
 {

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
-#include <cmocka.h>
+#include "tests/unit/testutil.h"
 
 #include <libgen.h>
 #include <limits.h>
@@ -90,13 +90,6 @@ static int teardown(void **state)
     free(f);
     return r;
 }
-
-/* Fail the test with the error message when R < 0. */
-#define assert_ok(r, err)                                                                          \
-    do {                                                                                           \
-        if ((r) < 0)                                                                               \
-            fail_msg("unexpected error: %s", berr_msg(err));                                       \
-    } while (0)
 
 /* driver_load(NAME) must fail; its message must contain every string of the
  * NULL-terminated list that follows. */

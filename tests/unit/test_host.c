@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
-#include <cmocka.h>
+#include "tests/unit/testutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -83,21 +83,6 @@ static int teardown(void **state)
     free(f->saved_path);
     free(f);
     return r;
-}
-
-/* Fail the test with the error message when R < 0. */
-#define assert_ok(r, err)                                                                          \
-    do {                                                                                           \
-        if ((r) < 0)                                                                               \
-            fail_msg("unexpected error: %s", berr_msg(err));                                       \
-    } while (0)
-
-/* Fail unless the message of ERR contains WANT. */
-static void assert_msg_has(berr_t err, const char *want)
-{
-    assert_non_null(err);
-    if (strstr(berr_msg(err), want) == NULL)
-        fail_msg("error \"%s\" does not mention \"%s\"", berr_msg(err), want);
 }
 
 /* A host named NAME on the none driver, configured with URL. */

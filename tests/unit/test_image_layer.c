@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
-#include <cmocka.h>
+#include "tests/unit/testutil.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -67,12 +67,6 @@ static int teardown(void **state)
     free(f);
     return r;
 }
-
-#define assert_ok(r, err)                                                                          \
-    do {                                                                                           \
-        if ((r) < 0)                                                                               \
-            fail_msg("unexpected error: %s", berr_msg(err));                                       \
-    } while (0)
 
 /* A tar built in memory with libarchive. */
 struct tarb {

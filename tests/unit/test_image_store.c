@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
-#include <cmocka.h>
+#include "tests/unit/testutil.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -62,12 +62,6 @@ static int teardown(void **state)
     free(f);
     return r;
 }
-
-#define assert_ok(r, err)                                                                          \
-    do {                                                                                           \
-        if ((r) < 0)                                                                               \
-            fail_msg("unexpected error: %s", berr_msg(err));                                       \
-    } while (0)
 
 /* Fail unless ERR is set with errnum CODE and a message containing WANT; then free it. */
 static void assert_err(berr_t *err, int code, const char *want)

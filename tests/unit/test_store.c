@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
-#include <cmocka.h>
+#include "tests/unit/testutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -30,15 +30,6 @@ static char *dup_env(const char *name)
 {
     const char *v = getenv(name);
     return v ? xstrdup(v) : NULL;
-}
-
-static void restore_env(const char *name, char *value)
-{
-    if (value)
-        setenv(name, value, 1);
-    else
-        unsetenv(name);
-    free(value);
 }
 
 static int setup(void **state)
@@ -67,21 +58,6 @@ static int teardown(void **state)
     berr_free(&err);
     free(f);
     return r;
-}
-
-/* Fail the test with the error message when R < 0. */
-#define assert_ok(r, err)                                                                          \
-    do {                                                                                           \
-        if ((r) < 0)                                                                               \
-            fail_msg("unexpected error: %s", berr_msg(err));                                       \
-    } while (0)
-
-/* Fail unless the message of ERR contains WANT. */
-static void assert_msg_has(berr_t err, const char *want)
-{
-    assert_non_null(err);
-    if (strstr(berr_msg(err), want) == NULL)
-        fail_msg("error \"%s\" does not mention \"%s\"", berr_msg(err), want);
 }
 
 static char *in(const struct fixture *f, const char *name)
