@@ -276,11 +276,32 @@ static int print_rows(const struct ls_opts *o, json_t *rows, berr_t *err)
     return 0;
 }
 
+/* ls -q with at most name filters: the names are the answer, no machine is asked. */
+static int names_only(struct cli *c, const struct ls_opts *o, json_t *rows, berr_t *err)
+{
+    char **names = NULL;
+    size_t n = 0;
+
+    if (store_list(&c->store, &names, &n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        json_t *info = json_pack("{s:s}", "Name", names[i]);
+        if (any_match(json_object_get(o->filters, "name"), match_name, info))
+            json_array_append(rows, info);
+        json_decref(info);
+    }
+    store_free_list(names, n);
+    return 0;
+}
+
 static int collect(struct cli *c, const struct ls_opts *o, json_t *rows, berr_t *err)
 {
     char **names = NULL;
     size_t n = 0;
 
+    if (o->quiet && json_object_size(o->filters) ==
+                        (json_object_get(o->filters, "name") ? 1 : 0))
+        return names_only(c, o, rows, err);
     if (store_list(&c->store, &names, &n, err) < 0)
         return -1;
     struct ls_shared *sh = xcalloc(1, sizeof(*sh));

@@ -1,4 +1,5 @@
 /* berth: create and manage container hosts. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,8 @@ int main(int argc, char **argv)
             return 0;
         }
     }
+    /* Once, before any thread: curl_easy_init would do it lazily, and not thread-safely. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     if (store_open(&c.store, c.storage_path, &err) < 0) {
         cli_report(err);
         berr_free(&err);
