@@ -6,9 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "berth/util.h"
+#include "runtime-agent/containers/mounts.h"
 #include "runtime-agent/image/store.h"
+#include "runtime-agent/log.h"
 
 #define ENGINE_ID_FILE "engine-id"
 
@@ -83,6 +86,24 @@ static enum image_use images_in_use(void *ctx, const char *id, char **container)
     return use;
 }
 
+/* vol_users_fn: the containers whose records use volume NAME. */
+static json_t *volume_users(void *ctx, const char *name)
+{
+    struct daemon *d = ctx;
+    struct container **v;
+    size_t n;
+    json_t *ids = json_array();
+
+    ctr_list(&d->containers.store, &v, &n);
+    pthread_mutex_lock(&d->containers.store.lock);
+    for (size_t i = 0; i < n; i++)
+        if (mounts_use_volume(v[i]->mounts, name))
+            json_array_append_new(ids, json_string(v[i]->id));
+    pthread_mutex_unlock(&d->containers.store.lock);
+    ctr_list_free(&d->containers.store, v, n);
+    return ids;
+}
+
 int daemon_init(struct daemon *d, const char *data_root, const char *exec_root,
                 const char *cgroup_parent, berr_t *err)
 {
@@ -102,12 +123,41 @@ int daemon_init(struct daemon *d, const char *data_root, const char *exec_root,
     if (image_store_open(images, &d->images, err) < 0)
         return -1;
     d->images_in_use = images_in_use;
+    if (vol_store_open(data_root, volume_users, d, &d->volumes, err) < 0)
+        return -1;
+    d->containers.volumes = d->volumes;
     return containers_open(&d->containers, data_root, exec_root, d->images, err);
 }
 
 struct containers *daemon_containers(struct daemon *d)
 {
     return &d->containers;
+}
+
+struct vol_store *daemon_volumes(struct daemon *d)
+{
+    return d->volumes;
+}
+
+static bool listed(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)) != NULL; p += len) {
+        if ((p == list || p[-1] == ',') && (p[len] == '\0' || p[len] == ','))
+            return true;
+    }
+    return false;
+}
+
+void failpoint(const char *name)
+{
+    const char *list = getenv("BERTHD_FAILPOINTS");
+
+    if (list == NULL || !listed(list, name))
+        return;
+    log_warn("failpoint %s reached: this operation stops here", name);
+    for (;;)
+        pause();
 }
 
 void daemon_add_warning(struct daemon *d, const char *fmt, ...)
@@ -151,6 +201,7 @@ void daemon_counts(struct daemon *d, struct engine_counts *out)
 void daemon_free(struct daemon *d)
 {
     containers_close(&d->containers);
+    vol_store_close(d->volumes);
     if (d->images)
         image_store_close(d->images);
     free(d->data_root);

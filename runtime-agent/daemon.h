@@ -10,6 +10,7 @@
 #include "berth/error.h"
 #include "runtime-agent/containers/lifecycle.h"
 #include "runtime-agent/image/store.h"
+#include "runtime-agent/volumes/store.h"
 
 struct daemon {
     char *data_root; /* persistent state (images, containers, volumes) */
@@ -20,6 +21,7 @@ struct daemon {
     size_t n_warnings;
     struct image_store *images;   /* DATA_ROOT/image */
     struct containers containers; /* DATA_ROOT/containers, EXEC_ROOT/containers */
+    struct vol_store *volumes;    /* DATA_ROOT/volumes */
     image_use_fn images_in_use;   /* how containers use an image; its ctx is the daemon */
 };
 
@@ -43,5 +45,13 @@ void daemon_add_warning(struct daemon *d, const char *fmt, ...)
 void daemon_counts(struct daemon *d, struct engine_counts *out);
 
 void daemon_free(struct daemon *d);
+
+/* The volume store. */
+struct vol_store *daemon_volumes(struct daemon *d);
+
+/* A test hook: when $BERTHD_FAILPOINTS (a comma-separated list) names NAME, log that NAME was
+ * reached and stop this thread there for good, so a test can SIGKILL berthd at exactly that
+ * point of an operation. Does nothing otherwise. */
+void failpoint(const char *name);
 
 #endif

@@ -50,6 +50,14 @@ extern const size_t api_system_routes_len;
 extern const struct http_route api_image_routes[];
 extern const size_t api_image_routes_len;
 
+/* Volume routes: /volumes/... */
+extern const struct http_route api_volume_routes[];
+extern const size_t api_volume_routes_len;
+
+/* docker cp: HEAD/GET/PUT /containers/{id}/archive */
+extern const struct http_route api_archive_routes[];
+extern const size_t api_archive_routes_len;
+
 /* Docker's filters query value as {"key": ["value", ...]}: accepts the CLI's
  * {"key": {"value": true}} and docker-py's {"key": ["value"]}; NULL or "" gives an empty
  * object. EINVAL (400) when malformed. */

@@ -61,7 +61,22 @@ static bool label_match(const json_t *labels, const char *want)
     return v && strcmp(v, eq + 1) == 0;
 }
 
-static const char *const filter_keys[] = {"label", "status", "name", "id", "ancestor"};
+static const char *const filter_keys[] = {"label", "status", "name", "id", "ancestor", "volume"};
+
+/* A mount of summary S with volume name or destination V. */
+static bool mounts_match(const json_t *s, const char *v)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(s, "Mounts"), i, m)
+    {
+        const char *name = json_string_value(json_object_get(m, "Name"));
+        const char *dest = json_string_value(json_object_get(m, "Destination"));
+        if ((name && strcmp(name, v) == 0) || (dest && strcmp(dest, v) == 0))
+            return true;
+    }
+    return false;
+}
 
 /* Whether summary S matches filter KEY (an index into filter_keys) with value V. */
 static bool filter_match(size_t key, const char *v, const json_t *s)
@@ -75,6 +90,8 @@ static bool filter_match(size_t key, const char *v, const json_t *s)
         return strstr(json_string_value(json_array_get(json_object_get(s, "Names"), 0)), v) != NULL;
     case 3:
         return strncmp(json_string_value(json_object_get(s, "Id")), v, strlen(v)) == 0;
+    case 5:
+        return mounts_match(s, v);
     default:
         return strcmp(json_string_value(json_object_get(s, "Image")), v) == 0 ||
                strstr(json_string_value(json_object_get(s, "ImageID")), v) != NULL;

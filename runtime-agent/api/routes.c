@@ -18,6 +18,8 @@ void api_register(struct router *r)
     router_add(r, api_container_routes, api_container_routes_len);
     router_add(r, api_exec_routes, api_exec_routes_len);
     router_add(r, api_logs_routes, api_logs_routes_len);
+    router_add(r, api_volume_routes, api_volume_routes_len);
+    router_add(r, api_archive_routes, api_archive_routes_len);
 }
 
 struct router *api_router_new(void)

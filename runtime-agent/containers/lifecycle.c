@@ -14,7 +14,9 @@
 #include "berth/util.h"
 #include "runtime-agent/timefmt.h"
 #include "runtime-agent/containers/exec.h"
+#include "runtime-agent/containers/mounts.h"
 #include "runtime-agent/containers/spec.h"
+#include "runtime-agent/daemon.h"
 #include "runtime-agent/http/http.h"
 #include "runtime-agent/image/store.h"
 #include "runtime-agent/network/portproxy.h"
@@ -241,7 +243,8 @@ static int prepare_bundle(struct containers *cs, struct container *c, berr_t *er
             0)
         return -1;
     if (image_layer_dirs(cs->images, c->image_id, &in.layers, &in.n_layers, err) < 0 ||
-        image_get_config(cs->images, c->image_id, &img, err) < 0)
+        image_get_config(cs->images, c->image_id, &img, err) < 0 ||
+        mounts_spec(cs, c, &in.mounts, err) < 0)
         goto out;
     hostname = hostname_for(c, strcmp(net_ns, "host") == 0);
     in.image_config = json_object_get(img, "config");
@@ -263,6 +266,7 @@ static int prepare_bundle(struct containers *cs, struct container *c, berr_t *er
     ret = write_file_atomic(spec_path, text, strlen(text), 0600, err);
 out:
     image_free_dirs(in.layers, in.n_layers);
+    json_decref(in.mounts);
     json_decref(img);
     json_decref(spec);
     return ret;
@@ -654,19 +658,26 @@ static int check_host_config(const json_t *hc, berr_t *err)
     return 0;
 }
 
-/* The record's directory with the overlay's upper and work dirs, and the saved record. */
+/* The record's directory with the overlay's upper and work dirs, its volumes (made, and
+ * filled from the image by copy-up), and the saved record. On failure nothing is left: no
+ * directory and no volume this create made. */
 static int make_dirs(struct containers *cs, struct container *c, berr_t *err)
 {
     _cleanup_free_ char *upper = path_join(c->dir, "upper");
     _cleanup_free_ char *work = path_join(c->dir, "work");
+    json_t *held = NULL;
 
     if (mkdir_p(c->dir, 0700, err) < 0)
         return -1;
     if (mkdir_p(upper, 0755, err) < 0 || mkdir_p(work, 0700, err) < 0 ||
+        mounts_acquire(cs, c, &held, err) < 0 || mounts_copy_up(cs, c, err) < 0 ||
         ctr_save(&cs->store, c, err) < 0 || ctr_add(&cs->store, c, err) < 0) {
+        mounts_release(cs, held, true);
         rm_rf(c->dir, NULL);
+        rm_rf(c->bundle, NULL);
         return -1;
     }
+    mounts_release(cs, held, false);
     return 0;
 }
 
@@ -692,7 +703,8 @@ int ctr_create(struct containers *cs, const char *name, json_t *body, char **id,
     split_body(body, &c->config, &c->host, &c->netcfg);
     if (check_host_config(c->host, err) < 0 ||
         image_get_config(cs->images, image_id, &img, err) < 0 ||
-        spec_command(c->config, json_object_get(img, "config"), &args, err) < 0)
+        spec_command(c->config, json_object_get(img, "config"), &args, err) < 0 ||
+        mounts_plan(cs, c, json_object_get(img, "config"), err) < 0)
         goto fail;
     ctr_new_id(c->id);
     c->name = name && *name ? xstrdup(*name == '/' ? name + 1 : name) : ctr_gen_name(&cs->store);
@@ -742,7 +754,6 @@ static int kill_for_removal(struct containers *cs, struct container *c, berr_t *
 
 int ctr_remove(struct containers *cs, struct container *c, bool force, bool volumes, berr_t *err)
 {
-    (void)volumes; /* anonymous volumes arrive with the volumes work */
     for (;;) {
         pthread_mutex_lock(&cs->store.lock);
         bool running = is_running(c) || c->status == CTR_RESTARTING;
@@ -769,12 +780,17 @@ int ctr_remove(struct containers *cs, struct container *c, bool force, bool volu
         pthread_mutex_unlock(&c->op);
     }
     exec_forget_container(c->id);
-    /* Remove the record first: a crash after this point leaves no half-removed container. */
+    /* Remove the record first: a crash after this point leaves no half-removed container (a
+     * directory without its record is dropped at the next start), and its anonymous volumes
+     * at worst dangling, never half removed. */
     _cleanup_free_ char *record = path_join(c->dir, "config.v2.json");
     unlink(record);
     ctr_unlink(&cs->store, c);
+    failpoint("container-remove-unlinked");
     rm_rf(c->bundle, NULL);
     int ret = rm_rf(c->dir, err);
+    if (volumes)
+        mounts_remove_anonymous(cs, c);
     pthread_mutex_unlock(&c->op);
     return ret;
 }
@@ -971,12 +987,13 @@ json_t *ctr_summary(struct containers *cs, struct container *c)
     _cleanup_free_ char *name = xasprintf("/%s", c->name);
     json_t *labels = json_object_get(c->config, "Labels");
     labels = json_is_object(labels) ? json_incref(labels) : json_object();
-    json_t *j = json_pack(
-        "{s:s,s:[s],s:s,s:s,s:s,s:I,s:o,s:o,s:s,s:s,s:{s:O},s:{s:{}},s:[]}", "Id", c->id, "Names",
-        name, "Image", c->image, "ImageID", c->image_id, "Command", cmd, "Created",
-        (json_int_t)parse_time(c->created), "Ports", portproxy_summary(c->ports), "Labels", labels,
-        "State", ctr_status_name(c->status), "Status", status, "HostConfig", "NetworkMode",
-        json_object_get(c->host, "NetworkMode"), "NetworkSettings", "Networks", "Mounts");
+    json_t *j = json_pack("{s:s,s:[s],s:s,s:s,s:s,s:I,s:o,s:o,s:s,s:s,s:{s:O},s:{s:{}},s:o}", "Id",
+                          c->id, "Names", name, "Image", c->image, "ImageID", c->image_id,
+                          "Command", cmd, "Created", (json_int_t)parse_time(c->created), "Ports",
+                          portproxy_summary(c->ports), "Labels", labels, "State",
+                          ctr_status_name(c->status), "Status", status, "HostConfig", "NetworkMode",
+                          json_object_get(c->host, "NetworkMode"), "NetworkSettings", "Networks",
+                          "Mounts", mounts_public(c->mounts));
     pthread_mutex_unlock(&cs->store.lock);
     return j;
 }
@@ -1026,14 +1043,15 @@ json_t *ctr_inspect(struct containers *cs, struct container *c)
     _cleanup_free_ char *logname = xasprintf("%s-json.log", c->id);
     _cleanup_free_ char *log = path_join(c->dir, logname);
     json_t *j = json_pack(
-        "{s:s,s:s,s:s,s:O,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:O,s:o,s:[],"
+        "{s:s,s:s,s:s,s:O,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:o,s:O,s:o,s:o,"
         "s:O,s:o}",
         "Id", c->id, "Created", c->created, "Path", c->path, "Args", c->args, "State",
         state_json(c), "Image", c->image_id, "ResolvConfPath", resolv, "HostnamePath", hostname,
         "HostsPath", hosts, "LogPath", log, "Name", name, "RestartCount", c->restart_count,
         "Driver", "overlay2", "Platform", "linux", "MountLabel", "", "ProcessLabel", "",
         "AppArmorProfile", "", "ExecIDs", exec_ids_of(c->id), "HostConfig", c->host, "GraphDriver",
-        graph_driver(c), "Mounts", "Config", c->config, "NetworkSettings", network_settings(c));
+        graph_driver(c), "Mounts", mounts_public(c->mounts), "Config", c->config, "NetworkSettings",
+        network_settings(c));
     pthread_mutex_unlock(&cs->store.lock);
     return j;
 }

@@ -13,11 +13,13 @@
 
 struct daemon;
 struct image_store;
+struct vol_store;
 
 /* The container subsystem of one daemon. */
 struct containers {
     struct ctr_store store;
     struct image_store *images;
+    struct vol_store *volumes;
     char *cgroup_parent;
     bool shutting_down;
 };

@@ -161,14 +161,29 @@ static json_t *bind_mount(const char *src, const char *dst, bool ro)
                      "options", "rbind", ro ? "ro" : "rw");
 }
 
-static json_t *etc_mounts(struct container *c)
+static bool mounted_at(const json_t *mounts, const char *dst)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(mounts, i, m)
+    {
+        const char *d = json_string_value(json_object_get(m, "destination"));
+        if (d && strcmp(d, dst) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* /etc/hosts, /etc/hostname and /etc/resolv.conf, unless the user mounts their own there. */
+static json_t *etc_mounts(struct container *c, const json_t *user)
 {
     json_t *m = json_array();
     static const char *const files[] = {"hosts", "hostname", "resolv.conf"};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         _cleanup_free_ char *src = path_join(c->dir, files[i]);
         _cleanup_free_ char *dst = xasprintf("/etc/%s", files[i]);
-        json_array_append_new(m, bind_mount(src, dst, false));
+        if (!mounted_at(user, dst))
+            json_array_append_new(m, bind_mount(src, dst, false));
     }
     return m;
 }
@@ -179,7 +194,8 @@ static void add_tmpfs(json_t *mounts, const json_t *tmpfs)
     json_t *opts;
     json_object_foreach((json_t *)tmpfs, dst, opts)
     {
-        json_t *o = json_pack("[s,s]", "nosuid", "nodev");
+        /* Docker's defaults; the user's options come after and win ("exec"). */
+        json_t *o = json_pack("[s,s,s]", "noexec", "nosuid", "nodev");
         const char *text = json_string_value(opts);
         if (text && *text) {
             _cleanup_free_ char *copy = xstrdup(text);
@@ -189,6 +205,32 @@ static void add_tmpfs(json_t *mounts, const json_t *tmpfs)
         }
         json_array_append_new(mounts, json_pack("{s:s,s:s,s:s,s:o}", "source", "tmpfs",
                                                 "destination", dst, "type", "tmpfs", "options", o));
+    }
+}
+
+static size_t dest_depth(const json_t *m)
+{
+    const char *d = json_string_value(json_object_get(m, "destination"));
+    size_t n = 0;
+    for (; d && *d; d++)
+        n += *d == '/';
+    return n;
+}
+
+/* Order MOUNTS so that a mount comes after those of its parent directories (fewer path
+ * components first, the given order otherwise), as Docker sorts them. */
+static void sort_mounts(json_t *mounts)
+{
+    size_t n = json_array_size(mounts);
+
+    for (size_t i = 1; i < n; i++) {
+        json_t *m = json_incref(json_array_get(mounts, i));
+        size_t j = i;
+        while (j > 0 && dest_depth(json_array_get(mounts, j - 1)) > dest_depth(m)) {
+            json_array_set(mounts, j, json_array_get(mounts, j - 1));
+            j--;
+        }
+        json_array_set_new(mounts, j, m);
     }
 }
 
@@ -272,8 +314,10 @@ int spec_build(struct container *c, const struct spec_inputs *in, json_t **spec,
     json_t *layers = json_array();
     for (size_t i = 0; i < in->n_layers; i++)
         json_array_append_new(layers, json_string(in->layers[i]));
-    json_t *mounts = etc_mounts(c);
+    json_t *mounts = etc_mounts(c, in->mounts);
     add_tmpfs(mounts, json_object_get(hc, "Tmpfs"));
+    json_array_extend(mounts, in->mounts);
+    sort_mounts(mounts);
     json_t *s =
         json_pack("{s:s,s:o,s:s,s:s,s:b,s:o,s:o,s:s,s:s,s:s,s:s,s:b,s:b,s:b,"
                   "s:{s:s,s:s,s:s,s:s,s:s},s:o,s:o,s:s,s:b,s:o,s:o,s:b,s:b}",

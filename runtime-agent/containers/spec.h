@@ -32,6 +32,7 @@ struct spec_inputs {
     const char *pid_ns;
     const char *uts_ns;
     const char *cgroup_parent;
+    json_t *mounts; /* the container's volumes, binds and tmpfs mounts (mounts_spec) */
 };
 
 /* Build spec.json's content. */

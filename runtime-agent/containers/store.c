@@ -64,6 +64,7 @@ static void ctr_free(struct container *c)
     json_decref(c->config);
     json_decref(c->host);
     json_decref(c->netcfg);
+    json_decref(c->mounts);
     json_decref(c->ports);
     free(c->path);
     json_decref(c->args);
@@ -79,7 +80,7 @@ static json_t *ctr_to_json(const struct container *c)
 {
     return json_pack(
         "{s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:O,s:s,s:O,s:{s:s,s:i,s:i,s:i,s:b,s:s,s:s,s:s},s:i,s:b,"
-        "s:O}",
+        "s:O,s:O}",
         "Id", c->id, "Name", c->name, "Image", c->image, "ImageID", c->image_id, "Created",
         c->created, "Config", c->config, "HostConfig", c->host, "NetworkingConfig", c->netcfg,
         "Path", c->path, "Args", c->args, "State", "Status", ctr_status_name(c->status), "Pid",
@@ -87,7 +88,8 @@ static json_t *ctr_to_json(const struct container *c)
         c->oom_killed, "Error", c->error ? c->error : "", "StartedAt",
         c->started_at ? c->started_at : "0001-01-01T00:00:00Z", "FinishedAt",
         c->finished_at ? c->finished_at : "0001-01-01T00:00:00Z", "RestartCount", c->restart_count,
-        "StopRequested", c->stop_requested, "Ports", c->ports ? c->ports : json_null());
+        "StopRequested", c->stop_requested, "Ports", c->ports ? c->ports : json_null(),
+        "MountPoints", c->mounts ? c->mounts : json_null());
 }
 
 static char *jstr(const json_t *o, const char *k)
@@ -119,6 +121,9 @@ static struct container *ctr_from_json(struct ctr_store *s, const json_t *j)
     c->config = jobj(j, "Config");
     c->host = jobj(j, "HostConfig");
     c->netcfg = jobj(j, "NetworkingConfig");
+    c->mounts = json_is_array(json_object_get(j, "MountPoints"))
+                    ? json_incref(json_object_get(j, "MountPoints"))
+                    : json_array();
     if (json_is_object(json_object_get(j, "Ports")))
         c->ports = json_incref(json_object_get(j, "Ports"));
     c->path = jstr(j, "Path");
@@ -157,6 +162,8 @@ int ctr_save(struct ctr_store *s, struct container *c, berr_t *err)
         return berr_prefix(err, "container %.12s: save record", c->id);
     return 0;
 }
+
+static struct container *find_locked(struct ctr_store *s, const char *ref);
 
 static void push(struct ctr_store *s, struct container *c)
 {
@@ -197,6 +204,24 @@ static void load_all(struct ctr_store *s)
     closedir(d);
 }
 
+/* Runtime bundles of containers without a record (berthd killed while removing one). */
+static void sweep_bundles(struct ctr_store *s)
+{
+    DIR *d = opendir(s->exec_root);
+    struct dirent *de;
+
+    if (d == NULL)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        if (strlen(de->d_name) != 64 || find_locked(s, de->d_name) != NULL)
+            continue;
+        _cleanup_free_ char *dir = path_join(s->exec_root, de->d_name);
+        fprintf(stderr, "berthd: containers: removing the bundle of a removed container %s\n", dir);
+        rm_rf(dir, NULL);
+    }
+    closedir(d);
+}
+
 int ctr_store_open(struct ctr_store *s, const char *data_root, const char *exec_root, berr_t *err)
 {
     memset(s, 0, sizeof(*s));
@@ -207,6 +232,7 @@ int ctr_store_open(struct ctr_store *s, const char *data_root, const char *exec_
     if (mkdir_p(s->root, 0700, err) < 0 || mkdir_p(s->exec_root, 0700, err) < 0)
         return berr_prefix(err, "containers: open store");
     load_all(s);
+    sweep_bundles(s);
     return 0;
 }
 
