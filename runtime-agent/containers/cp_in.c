@@ -21,6 +21,7 @@
 #include "runtime-agent/daemon.h"
 #include "runtime-agent/http/http.h"
 #include "runtime-agent/image/beneath.h"
+#include "runtime-agent/image/io.h"
 
 #define BLOCK_SIZE 65536
 #define FD_PATH_LEN 32
@@ -69,17 +70,6 @@ static int tar_error(struct extractor *ex, const char *rel, berr_t *err)
                     msg ? msg : "read tar");
 }
 
-static void entry_times(struct archive_entry *e, struct timespec ts[2])
-{
-    ts[1].tv_sec = archive_entry_mtime(e);
-    ts[1].tv_nsec = archive_entry_mtime_nsec(e);
-    ts[0] = ts[1];
-    if (archive_entry_atime_is_set(e)) {
-        ts[0].tv_sec = archive_entry_atime(e);
-        ts[0].tv_nsec = archive_entry_atime_nsec(e);
-    }
-}
-
 /* ---- metadata ------------------------------------------------------------------------ */
 
 static void owner_of(struct extractor *ex, struct archive_entry *e, uid_t *uid, gid_t *gid)
@@ -115,33 +105,10 @@ static int set_meta(struct extractor *ex, int fd, struct archive_entry *e, const
 
 /* ---- entries ------------------------------------------------------------------------- */
 
-static int write_data(struct extractor *ex, int fd, struct archive_entry *e, const char *rel,
-                      berr_t *err)
+/* Where tests stop berthd in the middle of writing a file (BERTHD_FAILPOINTS). */
+static void writing_block(void)
 {
-    const void *buf;
-    size_t len;
-    la_int64_t off;
-    int r;
-
-    while ((r = archive_read_data_block(ex->tar, &buf, &len, &off)) != ARCHIVE_EOF) {
-        if (r < ARCHIVE_WARN)
-            return tar_error(ex, rel, err);
-        failpoint("cp-extract-writing");
-        const char *p = buf;
-        while (len > 0) {
-            ssize_t w = pwrite(fd, p, len, off);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0)
-                return berr_set(err, errno, "extract to %s: %s: write", ex->dir, rel);
-            p += w;
-            off += w;
-            len -= (size_t)w;
-        }
-    }
-    if (archive_entry_size_is_set(e) && ftruncate(fd, archive_entry_size(e)) < 0)
-        return berr_set(err, errno, "extract to %s: %s: set size", ex->dir, rel);
-    return 0;
+    failpoint("cp-extract-writing");
 }
 
 static int make_file(struct extractor *ex, struct target *t, struct archive_entry *e, berr_t *err)
@@ -152,9 +119,11 @@ static int make_file(struct extractor *ex, struct target *t, struct archive_entr
 
     if (fd < 0)
         return berr_set(err, errno, "extract to %s: %s: create", ex->dir, t->rel);
-    if (write_data(ex, fd, e, t->rel, err) < 0 || set_meta(ex, fd, e, t->rel, err) < 0)
+    if (io_archive_extract_data(ex->tar, e, fd, writing_block, err) < 0)
+        return berr_prefix(err, "extract to %s: %s", ex->dir, t->rel);
+    if (set_meta(ex, fd, e, t->rel, err) < 0)
         return -1;
-    entry_times(e, ts);
+    io_archive_entry_times(e, ts);
     if (futimens(fd, ts) < 0)
         return berr_set(err, errno, "extract to %s: %s: set times", ex->dir, t->rel);
     return 0;
@@ -180,7 +149,7 @@ static int make_dir(struct extractor *ex, struct target *t, bool exists, struct 
     }
     struct dir_time *d = &ex->dirs[ex->n_dirs++];
     d->path = xstrdup(t->path);
-    entry_times(e, d->ts);
+    io_archive_entry_times(e, d->ts);
     return 0;
 }
 
@@ -194,7 +163,7 @@ static int link_meta(struct extractor *ex, struct target *t, struct archive_entr
     owner_of(ex, e, &uid, &gid);
     if (fchownat(t->pfd, t->base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
         return berr_set(err, errno, "extract to %s: %s: chown", ex->dir, t->rel);
-    entry_times(e, ts);
+    io_archive_entry_times(e, ts);
     if (utimensat(t->pfd, t->base, ts, AT_SYMLINK_NOFOLLOW) < 0)
         return berr_set(err, errno, "extract to %s: %s: set times", ex->dir, t->rel);
     return 0;
@@ -228,7 +197,7 @@ static int make_node(struct extractor *ex, struct target *t, struct archive_entr
         return berr_set(err, 0, "extract to %s: %s: replaced while extracted", ex->dir, t->rel);
     if (set_meta(ex, fd, e, t->rel, err) < 0)
         return -1;
-    entry_times(e, ts);
+    io_archive_entry_times(e, ts);
     if (utimensat(t->pfd, t->base, ts, AT_SYMLINK_NOFOLLOW) < 0)
         return berr_set(err, errno, "extract to %s: %s: set times", ex->dir, t->rel);
     return 0;

@@ -1,10 +1,12 @@
 #include "runtime-agent/image/io.h"
 
 #include <archive.h>
+#include <archive_entry.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "berth/util.h"
@@ -140,4 +142,48 @@ static la_ssize_t archive_out(struct archive *a, void *ctx, const void *buf, siz
 int io_archive_write_open(struct archive *a, struct io_writer *w)
 {
     return archive_write_open(a, w, NULL, archive_out, NULL);
+}
+
+int io_archive_extract_data(struct archive *a, struct archive_entry *e, int fd,
+                            void (*each_block)(void), berr_t *err)
+{
+    const void *buf;
+    size_t len;
+    la_int64_t off;
+    int r;
+
+    while ((r = archive_read_data_block(a, &buf, &len, &off)) != ARCHIVE_EOF) {
+        if (r < ARCHIVE_WARN) {
+            const char *msg = archive_error_string(a);
+            return berr_set(err, 0, "%s", msg ? msg : "read tar");
+        }
+        if (each_block)
+            each_block();
+        const char *p = buf;
+        while (len > 0) {
+            ssize_t w = pwrite(fd, p, len, off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0)
+                return berr_set(err, errno, "write");
+            p += w;
+            off += w;
+            len -= (size_t)w;
+        }
+    }
+    /* A sparse file may end in a hole. */
+    if (archive_entry_size_is_set(e) && ftruncate(fd, archive_entry_size(e)) < 0)
+        return berr_set(err, errno, "set size");
+    return 0;
+}
+
+void io_archive_entry_times(struct archive_entry *e, struct timespec ts[2])
+{
+    ts[1].tv_sec = archive_entry_mtime(e);
+    ts[1].tv_nsec = archive_entry_mtime_nsec(e);
+    ts[0] = ts[1];
+    if (archive_entry_atime_is_set(e)) {
+        ts[0].tv_sec = archive_entry_atime(e);
+        ts[0].tv_nsec = archive_entry_atime_nsec(e);
+    }
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "berth/error.h"
 #include "runtime-agent/image/digest.h"
 
 struct archive;
@@ -57,5 +58,18 @@ ssize_t io_read_full(struct io_reader *r, void *buf, size_t len);
 
 /* Open libarchive writer A so that its output goes to W (archive_write_open). */
 int io_archive_write_open(struct archive *a, struct io_writer *w);
+
+struct archive_entry;
+struct timespec;
+
+/* Write the data of entry E, read from A, into FD at the offsets the archive gives (holes of
+ * sparse files stay holes), then set the file's size. EACH_BLOCK, when not NULL, runs before
+ * every block is written. On failure *err says "write", "set size" or the archive's message:
+ * callers prefix the object. */
+int io_archive_extract_data(struct archive *a, struct archive_entry *e, int fd,
+                            void (*each_block)(void), berr_t *err);
+
+/* E's access and modification times for utimensat (access = modification when unset). */
+void io_archive_entry_times(struct archive_entry *e, struct timespec ts[2]);
 
 #endif

@@ -1,4 +1,5 @@
 #include "runtime-agent/image/layer.h"
+#include "runtime-agent/image/io.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -150,23 +151,12 @@ static int tar_error(struct applier *ap, const char *path, berr_t *err)
                     msg ? msg : "read tar");
 }
 
-static void entry_times(struct archive_entry *e, struct timespec ts[2])
-{
-    ts[1].tv_sec = archive_entry_mtime(e);
-    ts[1].tv_nsec = archive_entry_mtime_nsec(e);
-    ts[0] = ts[1];
-    if (archive_entry_atime_is_set(e)) {
-        ts[0].tv_sec = archive_entry_atime(e);
-        ts[0].tv_nsec = archive_entry_atime_nsec(e);
-    }
-}
-
 static void remember_dir(struct applier *ap, const char *rel, struct archive_entry *e)
 {
     GROW(ap->dirs, ap->n_dirs, ap->cap_dirs);
     struct dir_time *d = &ap->dirs[ap->n_dirs++];
     d->rel = xstrdup(rel);
-    entry_times(e, d->ts);
+    io_archive_entry_times(e, d->ts);
 }
 
 static mode_t entry_mode(struct applier *ap, struct archive_entry *e, mode_t plain_min)
@@ -201,35 +191,6 @@ static int set_meta(struct applier *ap, int fd, struct archive_entry *e, const c
     return 0;
 }
 
-static int write_data(struct applier *ap, int fd, struct archive_entry *e, const char *path,
-                      berr_t *err)
-{
-    const void *buf;
-    size_t len;
-    la_int64_t off;
-    int r;
-
-    while ((r = archive_read_data_block(ap->tar, &buf, &len, &off)) != ARCHIVE_EOF) {
-        if (r < ARCHIVE_WARN)
-            return tar_error(ap, path, err);
-        const char *p = buf;
-        while (len > 0) {
-            ssize_t w = pwrite(fd, p, len, off);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0)
-                return berr_set(err, errno, "apply layer: %s: write", path);
-            p += w;
-            off += w;
-            len -= (size_t)w;
-        }
-    }
-    /* A sparse file may end in a hole. */
-    if (archive_entry_size_is_set(e) && ftruncate(fd, archive_entry_size(e)) < 0)
-        return berr_set(err, errno, "apply layer: %s: set size", path);
-    return 0;
-}
-
 static int make_file(struct applier *ap, int pfd, const char *base, struct archive_entry *e,
                      const char *path, berr_t *err)
 {
@@ -239,12 +200,12 @@ static int make_file(struct applier *ap, int pfd, const char *base, struct archi
 
     if (fd < 0)
         return berr_set(err, errno, "apply layer: %s: create file", path);
-    if (write_data(ap, fd, e, path, err) < 0)
-        return -1;
+    if (io_archive_extract_data(ap->tar, e, fd, NULL, err) < 0)
+        return berr_prefix(err, "apply layer: %s", path);
     ap->size += archive_entry_size(e);
     if (set_meta(ap, fd, e, path, 0600, err) < 0)
         return -1;
-    entry_times(e, ts);
+    io_archive_entry_times(e, ts);
     if (futimens(fd, ts) < 0)
         return berr_set(err, errno, "apply layer: %s: set times", path);
     return 0;
@@ -273,7 +234,7 @@ static int set_node_meta(struct applier *ap, int pfd, const char *base, struct a
     if (!(ap->flags & LAYER_PLAIN) &&
         fchownat(pfd, base, archive_entry_uid(e), archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) < 0)
         return berr_set(err, errno, "apply layer: %s: chown", path);
-    entry_times(e, ts);
+    io_archive_entry_times(e, ts);
     if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
         return berr_set(err, errno, "apply layer: %s: set times", path);
     return 0;
