@@ -6,25 +6,13 @@
 # Results go to build/bench/local.md and stdout. No figure is asserted.
 # Knobs: BENCH_CREATE_N (5 timed creates), BENCH_LS_MACHINES (20), BENCH_LS_N (20 ls runs).
 source "$(dirname "$0")/../integration/lib.sh"
+source "$(dirname "$0")/timing.sh"
 
 CREATE_N=${BENCH_CREATE_N:-5}
 MACHINES=${BENCH_LS_MACHINES:-20}
 LS_N=${BENCH_LS_N:-20}
 RESULTS=$TOP/build/bench/local.md
 mkdir -p "$(dirname "$RESULTS")"
-
-ms() {
-    local t0 t1
-    t0=$(date +%s%N)
-    "$@" </dev/null >/dev/null 2>&1 || fail "bench command failed: $*"
-    t1=$(date +%s%N)
-    echo $(((t1 - t0) / 1000000))
-}
-
-stats() {
-    sort -n "$1" | awk '{v[NR] = $1} END {m = v[int((NR + 1) / 2)]; p = v[int(NR * 0.9 + 0.999)];
-        printf "%d %d", m, p}'
-}
 
 remove_all() {
     local names

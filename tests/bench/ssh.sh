@@ -10,27 +10,13 @@ if [ -z "${BERTH_TEST_NETNS:-}" ]; then
     exec unshare --net --mount -- env BERTH_TEST_NETNS=1 bash "$0" "$@"
 fi
 source "$(dirname "$0")/../integration/lib.sh"
+source "$(dirname "$0")/timing.sh"
 source "$(dirname "$0")/../integration/hostns.sh"
 
 N=${BENCH_N:-20}
 CREATE_N=${BENCH_CREATE_N:-5}
 RESULTS=$TOP/build/bench/ssh.md
 mkdir -p "$(dirname "$RESULTS")"
-
-# ms CMD...: run CMD (output dropped), print its wall time in milliseconds.
-ms() {
-    local t0 t1
-    t0=$(date +%s%N)
-    "$@" </dev/null >/dev/null 2>&1 || fail "bench command failed: $*"
-    t1=$(date +%s%N)
-    echo $(((t1 - t0) / 1000000))
-}
-
-# stats FILE: "median p90" of the numbers in FILE.
-stats() {
-    sort -n "$1" | awk '{v[NR] = $1} END {m = v[int((NR + 1) / 2)]; p = v[int(NR * 0.9 + 0.999)];
-        printf "%d %d", m, p}'
-}
 
 create() {
     $BERTH create -d generic --generic-ip-address "$HOST_ADDR" --generic-ssh-key "$USER_KEY" \
