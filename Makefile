@@ -17,7 +17,7 @@ BIN := $(BUILD)/bin
 DRVDIR := $(BUILD)/lib/berth/drivers
 
 GIT_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-CPPFLAGS += -D_GNU_SOURCE -Icore/include -I. -DBERTH_VERSION='"$(VERSION)"' \
+CPPFLAGS += -D_GNU_SOURCE -Icore/include -I. -I/usr/include/libnl3 -DBERTH_VERSION='"$(VERSION)"' \
 	-DBERTH_GIT_COMMIT='"$(GIT_COMMIT)"'
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -fPIC -pthread
@@ -33,10 +33,11 @@ endif
 LDFLAGS += -pthread
 
 LIBS_BERTH := -ljansson -lcrypto -lssl -lcurl -lssh2 -ldl
-LIBS_BERTHD := -ljansson -lssl -lcrypto -lhttp_parser -larchive -lseccomp
+LIBS_NET := -lnl-route-3 -lnl-3 -lldns
+LIBS_BERTHD := -ljansson -lssl -lcrypto -lhttp_parser -larchive -lseccomp $(LIBS_NET) -lnftables
 LIBS_TEST := -lcmocka
 # berthd as machines run it (berthd-static): every library linked in, so a host needs nothing.
-LIBS_BERTHD_STATIC := -ljansson -lssl -lcrypto -lhttp_parser -larchive -lseccomp -lnettle -lacl \
+LIBS_BERTHD_STATIC := -ljansson $(LIBS_NET) -lssl -lcrypto -lhttp_parser -larchive -lseccomp -lnettle -lacl \
 	-llzma -lzstd -llz4 -lbz2 -lz -lm -pthread -ldl
 
 COMMON_SRC := $(wildcard core/common/*.c)
@@ -45,6 +46,9 @@ LIB_SRC := $(wildcard core/lib/*.c)
 CLI_SRC := $(wildcard core/cli/*.c)
 AGENT_MAIN := runtime-agent/main.c
 AGENT_STATIC_SRC := $(wildcard runtime-agent/static/*.c)
+# Sources with a replacement under runtime-agent/static/ in berthd-static (a library Debian
+# ships no static archive of).
+AGENT_DYNAMIC_SRC := runtime-agent/network/nft_lib.c
 AGENT_SRC := $(filter-out $(AGENT_MAIN) $(AGENT_STATIC_SRC),$(shell find runtime-agent -name '*.c' | sort))
 DRIVERS := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard drivers/*/*.c)))))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -99,7 +103,8 @@ $(BUILD)/obj-static/%.o: %.c
 
 # glibc warns that getaddrinfo & co. would load NSS modules at run time; berthd resolves
 # numeric addresses only, so the warnings stay in $@.log unless the link fails.
-$(BERTHD_STATIC): $(patsubst %.c,$(STATIC_OBJ)/%.o,$(AGENT_MAIN) $(AGENT_SRC) $(COMMON_SRC) \
+$(BERTHD_STATIC): $(patsubst %.c,$(STATIC_OBJ)/%.o,$(AGENT_MAIN) \
+		$(filter-out $(AGENT_DYNAMIC_SRC),$(AGENT_SRC)) $(COMMON_SRC) \
 		$(AGENT_STATIC_SRC))
 	@mkdir -p $(dir $@)
 	$(STATIC_CC) -static -o $@.tmp $^ $(LIBS_BERTHD_STATIC) 2>$@.log || \

@@ -11,7 +11,8 @@ local_pkgs="busybox-static dropbear-bin openssh-sftp-server openssh-client"
 static_pkgs="nettle-dev libacl1-dev libzstd-dev liblz4-dev libbz2-dev liblzma-dev zlib1g-dev
 "
 build_pkgs="build-essential pkg-config libjansson-dev libssl-dev libcurl4-openssl-dev
- libssh2-1-dev libarchive-dev libhttp-parser-dev libseccomp-dev openssl $static_pkgs $local_pkgs"
+ libssh2-1-dev libarchive-dev libhttp-parser-dev libseccomp-dev openssl libnl-3-dev
+ libnl-route-3-dev libnftables-dev libldns-dev nftables $static_pkgs $local_pkgs"
 # test_generic_ssh.sh: a real sshd in a throwaway host, OpenSSH's client and ssh-keygen to
 # cross-check keys, tmux to drive an interactive `berth ssh`, sshfs for `berth mount`, sudo
 # for provisioning as a non-root user.

@@ -1,0 +1,66 @@
+/* berthd's packet filtering, through nftables only. berthd owns two tables and nothing else:
+ * `table ip berth` (NAT and forwarding between networks) and `table bridge berth` (traffic
+ * between containers of one bridge, for --icc=false). Every rule carries the comment
+ * "berth:OWNER" (OWNER a network or container id), so berthd can find and delete exactly
+ * its own rules; rules of other tables (Docker's, firewalld's, the admin's) are never read or
+ * changed. Statements are applied as nft scripts in one transaction each (all or nothing):
+ * through libnftables in berthd (nft_lib.c) and by piping the same script to nft(8) in the
+ * static berthd (static/nft_exec.c), which cannot link libnftables.
+ *
+ * A network's rules:
+ *   - outbound NAT: packets from SUBNET leaving through another interface than BRIDGE are
+ *     masqueraded (not for internal networks);
+ *   - isolation: packets between two different berth bridges are dropped, as Docker does
+ *     between networks; an internal network's bridge forwards nothing to or from any other
+ *     interface;
+ *   - with icc false: IPv4 bridged between two ports of BRIDGE is dropped, except pairs
+ *     allowed by nft_link_allow.
+ * Errors: -1 and *err with nft's own message ("nftables: add rules of network NAME: ..."). */
+#ifndef BERTHD_NETWORK_NFT_H
+#define BERTHD_NETWORK_NFT_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+
+#include "berth/error.h"
+
+/* Run one nft script (several commands, one transaction). Implemented by nft_lib.c or
+ * static/nft_exec.c. */
+int nft_run(const char *script, berr_t *err);
+
+/* Drop both berth tables if present and create them empty with their base chains (what
+ * berthd does when it starts, before re-adding the rules of its networks and running
+ * containers). */
+int nft_reset(berr_t *err);
+
+/* Delete both berth tables (nothing of berthd's is left). */
+int nft_teardown(berr_t *err);
+
+struct nft_network {
+    const char *id;     /* owner tag */
+    const char *bridge; /* interface name */
+    struct in_addr subnet;
+    int prefix;
+    bool internal; /* no traffic to or from other interfaces, no NAT */
+    bool icc;      /* false: containers on it cannot talk except through nft_link_allow */
+};
+
+/* Add the rules of network N (see above). Idempotent per id: its old rules go first. */
+int nft_network_add(const struct nft_network *n, berr_t *err);
+
+/* Delete every rule tagged with network id ID. */
+int nft_network_delete(const char *id, berr_t *err);
+
+/* With icc false on BRIDGE: allow FROM to reach TO on PORT/PROTO ("tcp" or "udp") and the
+ * replies, as Docker does for a link to an exposed port. Tagged with OWNER (the linking
+ * container's id). */
+int nft_link_allow(const char *owner, const char *bridge, struct in_addr from, struct in_addr to,
+                   int port, const char *proto, berr_t *err);
+
+/* Delete every rule tagged OWNER (a container's link rules). */
+int nft_owner_delete(const char *owner, berr_t *err);
+
+/* How many rules are tagged with OWNER, or -1 (the leak test counts them). */
+int nft_count_owner(const char *owner, berr_t *err);
+
+#endif
