@@ -21,7 +21,13 @@ enum {
     OPT_PIDFILE,
     OPT_CONFIG_FILE,
     OPT_INSECURE_TCP,
-    OPT_CGROUP_PARENT
+    OPT_CGROUP_PARENT,
+    OPT_BRIDGE,
+    OPT_BIP,
+    OPT_FIXED_CIDR,
+    OPT_ICC,
+    OPT_IP_MASQ,
+    OPT_MTU
 };
 
 static const struct option options[] = {
@@ -39,6 +45,12 @@ static const struct option options[] = {
     {"config-file", required_argument, NULL, OPT_CONFIG_FILE},
     {"insecure-tcp", no_argument, NULL, OPT_INSECURE_TCP},
     {"cgroup-parent", required_argument, NULL, OPT_CGROUP_PARENT},
+    {"bridge", required_argument, NULL, 'b'},
+    {"bip", required_argument, NULL, OPT_BIP},
+    {"fixed-cidr", required_argument, NULL, OPT_FIXED_CIDR},
+    {"icc", optional_argument, NULL, OPT_ICC},
+    {"ip-masq", optional_argument, NULL, OPT_IP_MASQ},
+    {"mtu", required_argument, NULL, OPT_MTU},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -64,6 +76,12 @@ const char *config_usage(void)
            "      --pidfile FILE      pid file (EXEC_ROOT/berthd.pid)\n"
            "      --cgroup-parent P   containers' cgroups are P/ID (" CONFIG_DEFAULT_CGROUP_PARENT
            ")\n"
+           "  -b, --bridge NAME       the default bridge's interface (berth0; none: no bridge)\n"
+           "      --bip CIDR          the default bridge's address (172.17.0.1/16)\n"
+           "      --fixed-cidr CIDR   containers' addresses on the default bridge come from here\n"
+           "      --icc[=false]       containers on the default bridge may talk (true)\n"
+           "      --ip-masq[=false]   outbound NAT for the default bridge (true)\n"
+           "      --mtu N             the default bridge's MTU (1500)\n"
            "  -l, --log-level LEVEL   debug, info, warn, error or fatal (info)\n"
            "  -D, --debug             same as --log-level debug\n"
            "      --config-file FILE  daemon.json settings (" CONFIG_DEFAULT_FILE ")\n";
@@ -147,6 +165,33 @@ static int apply_opt(struct daemon_config *c, int opt, const char *arg, berr_t *
         c->set |= CFG_CGROUP_PARENT;
         set_str(&c->cgroup_parent, arg);
         return 0;
+    case 'b':
+        c->set |= CFG_BRIDGE;
+        set_str(&c->bridge, arg);
+        return 0;
+    case OPT_BIP:
+        c->set |= CFG_BIP;
+        set_str(&c->bip, arg);
+        return 0;
+    case OPT_FIXED_CIDR:
+        c->set |= CFG_FIXED_CIDR;
+        set_str(&c->fixed_cidr, arg);
+        return 0;
+    case OPT_ICC:
+        c->set |= CFG_ICC;
+        return parse_flag_bool("icc", arg, &c->icc, err);
+    case OPT_IP_MASQ:
+        c->set |= CFG_IP_MASQ;
+        return parse_flag_bool("ip-masq", arg, &c->ip_masq, err);
+    case OPT_MTU: {
+        char *end;
+        long m = strtol(arg, &end, 10);
+        if (*end != '\0' || m < 68 || m > 65535)
+            return berr_set(err, 0, "--mtu: expected a number from 68 to 65535, got \"%s\"", arg);
+        c->set |= CFG_MTU;
+        c->mtu = (int)m;
+        return 0;
+    }
     case 'l':
         c->set |= CFG_LOG_LEVEL;
         return set_log_level(c, arg, err);
@@ -174,9 +219,11 @@ int config_parse_args(struct daemon_config *c, int argc, char **argv, berr_t *er
     int opt;
 
     c->log_level = LOG_LEVEL_INFO;
+    c->icc = true;
+    c->ip_masq = true;
     optind = 0; /* glibc: full reset, so parsing can run more than once (tests) */
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "H:l:Dh", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "H:l:Dhb:", options, NULL)) != -1) {
         if (opt == '?' || opt == ':')
             return berr_set(err, 0, "invalid or incomplete option \"%s\" (see --help)",
                             argv[optind - 1]);
@@ -201,6 +248,9 @@ static const struct {
     {"exec-root", CFG_EXEC_ROOT, offsetof(struct daemon_config, exec_root)},
     {"pidfile", CFG_PIDFILE, offsetof(struct daemon_config, pidfile)},
     {"cgroup-parent", CFG_CGROUP_PARENT, offsetof(struct daemon_config, cgroup_parent)},
+    {"bridge", CFG_BRIDGE, offsetof(struct daemon_config, bridge)},
+    {"bip", CFG_BIP, offsetof(struct daemon_config, bip)},
+    {"fixed-cidr", CFG_FIXED_CIDR, offsetof(struct daemon_config, fixed_cidr)},
 };
 
 static int file_hosts(struct daemon_config *c, json_t *v, const char *path, berr_t *err)
@@ -246,6 +296,18 @@ static int file_key(struct daemon_config *c, const char *key, json_t *v, const c
         return file_bool(c, key, v, CFG_TLS, &c->tls, path, err);
     if (strcmp(key, "tlsverify") == 0)
         return file_bool(c, key, v, CFG_TLSVERIFY, &c->tlsverify, path, err);
+    if (strcmp(key, "icc") == 0)
+        return file_bool(c, key, v, CFG_ICC, &c->icc, path, err);
+    if (strcmp(key, "ip-masq") == 0)
+        return file_bool(c, key, v, CFG_IP_MASQ, &c->ip_masq, path, err);
+    if (strcmp(key, "mtu") == 0) {
+        if (!json_is_integer(v) || json_integer_value(v) < 68 || json_integer_value(v) > 65535)
+            return berr_set(err, 0, "config file %s: \"mtu\" must be a number from 68 to 65535",
+                            path);
+        if (!(c->set & CFG_MTU))
+            c->mtu = (int)json_integer_value(v);
+        return 0;
+    }
     if (strcmp(key, "debug") == 0) {
         if (file_bool(c, key, v, CFG_LOG_LEVEL, &debug, path, err) < 0)
             return -1;
@@ -385,5 +447,8 @@ void config_free(struct daemon_config *c)
     free(c->pidfile);
     free(c->config_file);
     free(c->cgroup_parent);
+    free(c->bridge);
+    free(c->bip);
+    free(c->fixed_cidr);
     memset(c, 0, sizeof(*c));
 }

@@ -28,6 +28,12 @@ enum config_field {
     CFG_LOG_LEVEL = 1 << 9,
     CFG_CONFIG_FILE = 1 << 10,
     CFG_CGROUP_PARENT = 1 << 11,
+    CFG_BRIDGE = 1 << 12,
+    CFG_BIP = 1 << 13,
+    CFG_FIXED_CIDR = 1 << 14,
+    CFG_ICC = 1 << 15,
+    CFG_IP_MASQ = 1 << 16,
+    CFG_MTU = 1 << 17,
 };
 
 struct daemon_config {
@@ -37,6 +43,9 @@ struct daemon_config {
     char *tlscacert, *tlscert, *tlskey;
     char *data_root, *exec_root, *pidfile, *config_file;
     char *cgroup_parent; /* containers' cgroups are CGROUP_PARENT/ID in each hierarchy */
+    char *bridge, *bip, *fixed_cidr; /* the default bridge network */
+    bool icc, ip_masq;
+    int mtu;
     int log_level;
     unsigned set; /* enum config_field bits given as flags */
     bool help;    /* --help was asked for */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "berth/util.h"
+#include "runtime-agent/network/dns.h"
 #include "runtime-agent/containers/mounts.h"
 #include "runtime-agent/image/store.h"
 #include "runtime-agent/log.h"
@@ -105,7 +106,7 @@ static json_t *volume_users(void *ctx, const char *name)
 }
 
 int daemon_init(struct daemon *d, const char *data_root, const char *exec_root,
-                const char *cgroup_parent, berr_t *err)
+                const char *cgroup_parent, const struct net_options *net, berr_t *err)
 {
     memset(d, 0, sizeof(*d));
     if (cgroup_parent != NULL)
@@ -126,6 +127,18 @@ int daemon_init(struct daemon *d, const char *data_root, const char *exec_root,
     if (vol_store_open(data_root, volume_users, d, &d->volumes, err) < 0)
         return -1;
     d->containers.volumes = d->volumes;
+    struct net_options defaults = {.icc = true, .ip_masq = true};
+    if (net_store_open(&d->nets, data_root, net ? net : &defaults, err) < 0)
+        return -1;
+    d->containers.nets = &d->nets;
+    berr_t e = NULL;
+    if (dns_server_start(net_dns_lookup, &d->nets, &d->dns, &e) < 0) {
+        daemon_add_warning(d, "WARNING: no embedded DNS server: %s", berr_msg(e));
+        berr_free(&e);
+        d->dns = NULL;
+    }
+    d->containers.dns = d->dns;
+    d->containers.netns_dir = path_join(exec_root, "netns");
     return containers_open(&d->containers, data_root, exec_root, d->images, err);
 }
 
@@ -201,6 +214,10 @@ void daemon_counts(struct daemon *d, struct engine_counts *out)
 void daemon_free(struct daemon *d)
 {
     containers_close(&d->containers);
+    if (d->dns)
+        dns_server_stop(d->dns);
+    free(d->containers.netns_dir);
+    net_store_close(&d->nets);
     vol_store_close(d->volumes);
     if (d->images)
         image_store_close(d->images);

@@ -10,6 +10,7 @@
 #include "berth/error.h"
 #include "runtime-agent/containers/lifecycle.h"
 #include "runtime-agent/image/store.h"
+#include "runtime-agent/network/netstore.h"
 #include "runtime-agent/volumes/store.h"
 
 struct daemon {
@@ -22,6 +23,8 @@ struct daemon {
     struct image_store *images;   /* DATA_ROOT/image */
     struct containers containers; /* DATA_ROOT/containers, EXEC_ROOT/containers */
     struct vol_store *volumes;    /* DATA_ROOT/volumes */
+    struct net_store nets;        /* DATA_ROOT/network */
+    struct dns_server *dns;       /* the embedded DNS server of user-defined networks */
     image_use_fn images_in_use;   /* how containers use an image; its ctx is the daemon */
 };
 
@@ -32,10 +35,11 @@ struct engine_counts {
 };
 
 /* Create DATA_ROOT and EXEC_ROOT, load (or create) the engine ID, open the image store and
- * the containers (resuming the monitoring of those still running), whose cgroups go below
- * CGROUP_PARENT (NULL: "berth"). */
+ * the networks (NET: the default bridge's options; NULL: the defaults) and the containers
+ * (resuming the monitoring of those still running), whose cgroups go below CGROUP_PARENT
+ * (NULL: "berth"). */
 int daemon_init(struct daemon *d, const char *data_root, const char *exec_root,
-                const char *cgroup_parent, berr_t *err);
+                const char *cgroup_parent, const struct net_options *net, berr_t *err);
 
 /* Add a line to the warnings `docker info` prints (at startup, before serving). */
 void daemon_add_warning(struct daemon *d, const char *fmt, ...)

@@ -81,8 +81,14 @@ static int listen_all(struct runtime *rt, berr_t *err)
 
 static int start(struct runtime *rt, berr_t *err)
 {
-    if (daemon_init(&rt->daemon, rt->cfg.data_root, rt->cfg.exec_root, rt->cfg.cgroup_parent, err) <
-        0)
+    struct net_options net = {.bridge = rt->cfg.bridge,
+                              .bip = rt->cfg.bip,
+                              .fixed_cidr = rt->cfg.fixed_cidr,
+                              .icc = rt->cfg.icc,
+                              .ip_masq = rt->cfg.ip_masq,
+                              .mtu = rt->cfg.mtu};
+    if (daemon_init(&rt->daemon, rt->cfg.data_root, rt->cfg.exec_root, rt->cfg.cgroup_parent, &net,
+                    err) < 0)
         return -1;
     rt->daemon_ready = true;
     rt->daemon.debug = rt->cfg.log_level == LOG_LEVEL_DEBUG;

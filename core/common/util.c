@@ -58,6 +58,14 @@ void *xcalloc(size_t n, size_t size)
     return p;
 }
 
+void *xrealloc(void *p, size_t size)
+{
+    void *q = realloc(p, size ? size : 1);
+    if (q == NULL)
+        oom();
+    return q;
+}
+
 char *path_join(const char *a, const char *b)
 {
     size_t la = strlen(a);

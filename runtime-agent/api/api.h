@@ -4,6 +4,8 @@
 #ifndef BERTHD_API_H
 #define BERTHD_API_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "runtime-agent/daemon.h"
@@ -49,6 +51,20 @@ extern const size_t api_system_routes_len;
 /* Image routes: /images/... (list, import, save, load, prune, inspect, history, tag, rmi). */
 extern const struct http_route api_image_routes[];
 extern const size_t api_image_routes_len;
+
+/* Network routes: /networks/... */
+extern const struct http_route api_network_routes[];
+extern const size_t api_network_routes_len;
+
+/* Filters (api/filters.c). Whether every value of filter KEY (labels "k" or "k=v") matches
+ * LABELS (ALL) or any does (!ALL); true without KEY. */
+bool api_filter_labels(const json_t *filters, const char *key, const json_t *labels, bool all);
+/* Whether S contains any value of filter KEY; true without KEY. */
+bool api_filter_substr(const json_t *filters, const char *key, const char *s);
+/* EINVAL "invalid filter 'K'" for a key not in the NULL-terminated ALLOWED. */
+int api_filter_keys(const json_t *filters, const char *const *allowed, berr_t *err);
+/* A true/false filter value: *OUT 1 true, 0 false, -1 absent; EINVAL when malformed. */
+int api_filter_bool(const json_t *filters, const char *key, int *out, berr_t *err);
 
 /* Volume routes: /volumes/... */
 extern const struct http_route api_volume_routes[];

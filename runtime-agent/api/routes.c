@@ -19,6 +19,7 @@ void api_register(struct router *r)
     router_add(r, api_exec_routes, api_exec_routes_len);
     router_add(r, api_logs_routes, api_logs_routes_len);
     router_add(r, api_volume_routes, api_volume_routes_len);
+    router_add(r, api_network_routes, api_network_routes_len);
     router_add(r, api_archive_routes, api_archive_routes_len);
 }
 

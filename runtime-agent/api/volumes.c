@@ -37,85 +37,6 @@ static int h_create(struct http_request *req, struct http_response *resp, berr_t
     return 0;
 }
 
-/* ---- list and prune filters ---------------------------------------------------------- */
-
-static bool label_match(const json_t *labels, const char *want)
-{
-    const char *eq = strchr(want, '=');
-    if (eq == NULL)
-        return json_object_get(labels, want) != NULL;
-    _cleanup_free_ char *key = xasprintf("%.*s", (int)(eq - want), want);
-    const char *v = json_string_value(json_object_get(labels, key));
-    return v && strcmp(v, eq + 1) == 0;
-}
-
-/* Whether every value of filter KEY matches (ALL) or any does (!ALL); true without KEY. */
-static bool values_match(const json_t *filters, const char *key, const json_t *labels, bool all)
-{
-    const json_t *vals = json_object_get(filters, key);
-    size_t i;
-    json_t *v;
-
-    if (json_array_size(vals) == 0)
-        return true;
-    json_array_foreach(vals, i, v)
-    {
-        bool m = label_match(labels, json_string_value(v));
-        if (m != all)
-            return m;
-    }
-    return all;
-}
-
-static bool any_substring(const json_t *filters, const char *key, const char *s)
-{
-    const json_t *vals = json_object_get(filters, key);
-    size_t i;
-    json_t *v;
-
-    if (json_array_size(vals) == 0)
-        return true;
-    json_array_foreach(vals, i, v)
-    {
-        if (strstr(s, json_string_value(v)))
-            return true;
-    }
-    return false;
-}
-
-static int check_keys(const json_t *filters, const char *const *allowed, berr_t *err)
-{
-    const char *key;
-    json_t *v;
-
-    json_object_foreach((json_t *)filters, key, v)
-    {
-        bool ok = false;
-        for (size_t i = 0; allowed[i]; i++)
-            ok = ok || strcmp(key, allowed[i]) == 0;
-        if (!ok)
-            return http_err(err, EINVAL, "invalid filter '%s'", key);
-    }
-    return 0;
-}
-
-/* A true/false filter value: 1 true, 0 false, -1 absent; EINVAL when malformed. */
-static int bool_filter(const json_t *filters, const char *key, int *out, berr_t *err)
-{
-    const char *v = json_string_value(json_array_get(json_object_get(filters, key), 0));
-
-    *out = -1;
-    if (v == NULL)
-        return 0;
-    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
-        *out = 1;
-    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
-        *out = 0;
-    else
-        return http_err(err, EINVAL, "invalid filter '%s=%s'", key, v);
-    return 0;
-}
-
 static bool dangling(struct vol_store *vs, const char *name)
 {
     json_t *ids = vol_users(vs, name);
@@ -129,8 +50,8 @@ static bool list_match(struct vol_store *vs, const json_t *f, const json_t *v, i
     const char *name = json_string_value(json_object_get(v, "Name"));
     const json_t *labels = json_object_get(v, "Labels");
 
-    return any_substring(f, "name", name) && any_substring(f, "driver", "local") &&
-           values_match(f, "label", labels, true) &&
+    return api_filter_substr(f, "name", name) && api_filter_substr(f, "driver", "local") &&
+           api_filter_labels(f, "label", labels, true) &&
            (dangle < 0 || dangling(vs, name) == (dangle == 1));
 }
 
@@ -143,7 +64,7 @@ static int h_list(struct http_request *req, struct http_response *resp, berr_t *
     size_t i;
 
     if (api_filters_parse(http_req_query(req, "filters"), &f, err) < 0 ||
-        check_keys(f, keys, err) < 0 || bool_filter(f, "dangling", &dangle, err) < 0) {
+        api_filter_keys(f, keys, err) < 0 || api_filter_bool(f, "dangling", &dangle, err) < 0) {
         json_decref(f);
         json_decref(out);
         return -1;
@@ -186,10 +107,10 @@ static bool prunable(struct vol_store *vs, const json_t *f, const json_t *v, boo
 
     if (!all && json_object_get(labels, VOL_ANON_LABEL) == NULL)
         return false;
-    if (!values_match(f, "label", labels, true))
+    if (!api_filter_labels(f, "label", labels, true))
         return false;
     if (json_array_size(json_object_get(f, "label!")) > 0 &&
-        values_match(f, "label!", labels, false))
+        api_filter_labels(f, "label!", labels, false))
         return false;
     return dangling(vs, json_string_value(json_object_get(v, "Name")));
 }
@@ -204,7 +125,7 @@ static int h_prune(struct http_request *req, struct http_response *resp, berr_t 
     size_t i;
 
     if (api_filters_parse(http_req_query(req, "filters"), &f, err) < 0 ||
-        check_keys(f, keys, err) < 0 || bool_filter(f, "all", &all, err) < 0) {
+        api_filter_keys(f, keys, err) < 0 || api_filter_bool(f, "all", &all, err) < 0) {
         json_decref(f);
         json_decref(deleted);
         return -1;

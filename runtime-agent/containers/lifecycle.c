@@ -15,6 +15,7 @@
 #include "runtime-agent/timefmt.h"
 #include "runtime-agent/containers/exec.h"
 #include "runtime-agent/containers/mounts.h"
+#include "runtime-agent/containers/netattach.h"
 #include "runtime-agent/containers/spec.h"
 #include "runtime-agent/daemon.h"
 #include "runtime-agent/http/http.h"
@@ -77,6 +78,7 @@ static void record_exit(struct containers *cs, struct container *c)
     c->proxy = NULL;
     json_decref(c->ports);
     c->ports = NULL;
+    netattach_down(cs, c);
     c->status = CTR_EXITED;
     c->pid = 0;
     c->exits++;
@@ -225,7 +227,7 @@ static char *hostname_for(struct container *c, bool host_net)
     return xasprintf("%.12s", c->id);
 }
 
-/* Write the bundle (spec.json and /etc files) for C's next run. */
+/* Write the bundle (spec.json and /etc files) for C's next run, its network up. */
 static int prepare_bundle(struct containers *cs, struct container *c, berr_t *err)
 {
     const json_t *hc = c->host;
@@ -233,31 +235,41 @@ static int prepare_bundle(struct containers *cs, struct container *c, berr_t *er
     _cleanup_free_ char *net_ns = NULL, *ipc_ns = NULL, *pid_ns = NULL, *uts_ns = NULL;
     _cleanup_free_ char *hostname = NULL, *spec_path = NULL, *text = NULL;
     struct spec_inputs in = {0};
-    json_t *img = NULL, *spec = NULL;
+    json_t *img = NULL, *spec = NULL, *link_env = NULL;
+    bool host_net = net && strcmp(net, "host") == 0;
+    bool net_up = false;
     int ret = -1;
 
-    if (ns_for(cs, net, "net", &net_ns, err) < 0 ||
-        ns_for(cs, json_string_value(json_object_get(hc, "IpcMode")), "ipc", &ipc_ns, err) < 0 ||
+    if (ns_for(cs, json_string_value(json_object_get(hc, "IpcMode")), "ipc", &ipc_ns, err) < 0 ||
         ns_for(cs, json_string_value(json_object_get(hc, "PidMode")), "pid", &pid_ns, err) < 0 ||
         ns_for(cs, net && strncmp(net, "container:", 10) == 0 ? net : NULL, "uts", &uts_ns, err) <
             0)
+        return -1;
+    if (net && strncmp(net, "container:", 10) == 0 && ns_for(cs, net, "net", &net_ns, err) < 0)
         return -1;
     if (image_layer_dirs(cs->images, c->image_id, &in.layers, &in.n_layers, err) < 0 ||
         image_get_config(cs->images, c->image_id, &img, err) < 0 ||
         mounts_spec(cs, c, &in.mounts, err) < 0)
         goto out;
-    hostname = hostname_for(c, strcmp(net_ns, "host") == 0);
+    hostname = hostname_for(c, host_net);
+    if (json_object_get(c->config, "Hostname") == NULL ||
+        !json_string_length(json_object_get(c->config, "Hostname")))
+        json_object_set_new(c->config, "Hostname", json_string(hostname));
+    if (net_ns == NULL) {
+        if (netattach_up(cs, c, hostname, &net_ns, &link_env, err) < 0)
+            goto out;
+        net_up = true;
+    } else if (spec_write_etc(c, hostname, false, err) < 0) {
+        goto out;
+    }
     in.image_config = json_object_get(img, "config");
     in.net_ns = net_ns;
     in.ipc_ns = ipc_ns;
     in.pid_ns = pid_ns;
     in.uts_ns = uts_ns;
     in.cgroup_parent = cs->cgroup_parent;
-    if (json_object_get(c->config, "Hostname") == NULL ||
-        !json_string_length(json_object_get(c->config, "Hostname")))
-        json_object_set_new(c->config, "Hostname", json_string(hostname));
-    if (spec_write_etc(c, hostname, strcmp(net_ns, "host") == 0, err) < 0 ||
-        spec_build(c, &in, &spec, err) < 0)
+    in.link_env = link_env;
+    if (spec_write_hostname(c, hostname, err) < 0 || spec_build(c, &in, &spec, err) < 0)
         goto out;
     if (rm_rf(c->bundle, err) < 0 || mkdir_p(c->bundle, 0700, err) < 0)
         goto out;
@@ -265,10 +277,16 @@ static int prepare_bundle(struct containers *cs, struct container *c, berr_t *er
     text = json_dumps(spec, JSON_COMPACT);
     ret = write_file_atomic(spec_path, text, strlen(text), 0600, err);
 out:
+    if (ret < 0 && net_up) {
+        pthread_mutex_lock(&cs->store.lock);
+        netattach_down(cs, c);
+        pthread_mutex_unlock(&cs->store.lock);
+    }
     image_free_dirs(in.layers, in.n_layers);
     json_decref(in.mounts);
     json_decref(img);
     json_decref(spec);
+    json_decref(link_env);
     return ret;
 }
 
@@ -327,9 +345,13 @@ static int start_locked(struct containers *cs, struct container *c, int *attach_
         return berr_set(e, EALREADY, "container %.12s is already running", c->id);
     struct port_proxy *proxy = NULL;
     json_t *ports = NULL;
-    if (prepare_bundle(cs, c, e) < 0 || bind_ports(cs, c, NULL, &proxy, &ports, e) < 0) {
-        berr_free(&local);
-        return -1;
+    if (prepare_bundle(cs, c, e) < 0)
+        goto fail;
+    if (bind_ports(cs, c, NULL, &proxy, &ports, e) < 0) {
+        pthread_mutex_lock(&cs->store.lock);
+        netattach_down(cs, c);
+        pthread_mutex_unlock(&cs->store.lock);
+        goto fail;
     }
     if (runtime_start(c->bundle, attach_fd, e) < 0) {
         portproxy_stop(proxy);
@@ -374,7 +396,11 @@ static int start_locked(struct containers *cs, struct container *c, int *attach_
     monitor_start(cs, c);
     pthread_cond_broadcast(&cs->store.changed);
     pthread_mutex_unlock(&cs->store.lock);
+    netattach_links_refresh(cs, c);
     return 0;
+fail:
+    berr_free(&local);
+    return -1;
 }
 
 int ctr_start(struct containers *cs, struct container *c, int *attach_fd, berr_t *err)
@@ -708,6 +734,8 @@ int ctr_create(struct containers *cs, const char *name, json_t *body, char **id,
         goto fail;
     ctr_new_id(c->id);
     c->name = name && *name ? xstrdup(*name == '/' ? name + 1 : name) : ctr_gen_name(&cs->store);
+    if (netattach_plan(cs, c, err) < 0)
+        goto fail;
     c->image = xstrdup(image);
     c->image_id = xstrdup(image_id);
     c->created = time_rfc3339_now();
@@ -830,30 +858,44 @@ int containers_open(struct containers *cs, const char *data_root, const char *ex
     if (ctr_store_open(&cs->store, data_root, exec_root, err) < 0)
         return -1;
     ctr_list(&cs->store, &all, &n);
+    /* First the containers still running take their addresses back, so that none is handed
+     * to one that a restart policy starts below. */
+    bool *alive = xcalloc(n ? n : 1, sizeof(*alive));
     for (size_t i = 0; i < n; i++) {
         struct container *c = all[i];
         struct runtime_state st;
         berr_t e = NULL;
         pthread_mutex_lock(&cs->store.lock);
-        if (is_running(c) || c->status == CTR_RESTARTING) {
-            if (runtime_state(c->bundle, &st, &e) == 0 && st.running) {
-                c->pid = st.pid;
-                c->shim_pid = st.shim_pid;
-                c->status = st.paused ? CTR_PAUSED : CTR_RUNNING;
-                republish(cs, c);
-                monitor_start(cs, c);
-            } else {
-                record_exit(cs, c);
-                c->refs++;
-                pthread_mutex_unlock(&cs->store.lock);
-                after_exit(cs, c); /* restart policies apply at daemon start too */
-                ctr_put(&cs->store, c);
-                pthread_mutex_lock(&cs->store.lock);
-            }
+        if ((is_running(c) || c->status == CTR_RESTARTING) &&
+            runtime_state(c->bundle, &st, &e) == 0 && st.running) {
+            alive[i] = true;
+            c->pid = st.pid;
+            c->shim_pid = st.shim_pid;
+            c->status = st.paused ? CTR_PAUSED : CTR_RUNNING;
+            netattach_restore(cs, c, true);
+        } else if (!is_running(c) && c->status != CTR_RESTARTING) {
+            netattach_restore(cs, c, false);
         }
         pthread_mutex_unlock(&cs->store.lock);
         berr_free(&e);
     }
+    for (size_t i = 0; i < n; i++) {
+        struct container *c = all[i];
+        pthread_mutex_lock(&cs->store.lock);
+        if (alive[i]) {
+            republish(cs, c);
+            monitor_start(cs, c);
+        } else if (is_running(c) || c->status == CTR_RESTARTING) {
+            record_exit(cs, c);
+            c->refs++;
+            pthread_mutex_unlock(&cs->store.lock);
+            after_exit(cs, c); /* restart policies apply at daemon start too */
+            ctr_put(&cs->store, c);
+            pthread_mutex_lock(&cs->store.lock);
+        }
+        pthread_mutex_unlock(&cs->store.lock);
+    }
+    free(alive);
     ctr_list_free(&cs->store, all, n);
     return 0;
 }
@@ -987,13 +1029,16 @@ json_t *ctr_summary(struct containers *cs, struct container *c)
     _cleanup_free_ char *name = xasprintf("/%s", c->name);
     json_t *labels = json_object_get(c->config, "Labels");
     labels = json_is_object(labels) ? json_incref(labels) : json_object();
-    json_t *j = json_pack("{s:s,s:[s],s:s,s:s,s:s,s:I,s:o,s:o,s:s,s:s,s:{s:O},s:{s:{}},s:o}", "Id",
+    json_t *settings = netattach_settings(c);
+    json_t *j = json_pack("{s:s,s:[s],s:s,s:s,s:s,s:I,s:o,s:o,s:s,s:s,s:{s:O},s:{s:O},s:o}", "Id",
                           c->id, "Names", name, "Image", c->image, "ImageID", c->image_id,
                           "Command", cmd, "Created", (json_int_t)parse_time(c->created), "Ports",
                           portproxy_summary(c->ports), "Labels", labels, "State",
                           ctr_status_name(c->status), "Status", status, "HostConfig", "NetworkMode",
                           json_object_get(c->host, "NetworkMode"), "NetworkSettings", "Networks",
-                          "Mounts", mounts_public(c->mounts));
+                          json_object_get(settings, "Networks"), "Mounts",
+                          mounts_public(c->mounts));
+    json_decref(settings);
     pthread_mutex_unlock(&cs->store.lock);
     return j;
 }
@@ -1019,18 +1064,28 @@ static json_t *graph_driver(const struct container *c)
                      "WorkDir", work, "MergedDir", merged);
 }
 
-static json_t *network_settings(const struct container *c)
+static bool file_exists_sandbox(struct containers *cs, const struct container *c)
 {
-    _cleanup_free_ char *sandbox =
-        is_running(c) ? xasprintf("/proc/%d/ns/net", (int)c->pid) : xstrdup("");
-    return json_pack("{s:s,s:s,s:b,s:s,s:i,s:o,s:s,s:n,s:n,s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:s,"
-                     "s:{}}",
-                     "Bridge", "", "SandboxID", c->id, "HairpinMode", 0, "LinkLocalIPv6Address", "",
-                     "LinkLocalIPv6PrefixLen", 0, "Ports",
-                     c->ports ? json_deep_copy(c->ports) : json_object(), "SandboxKey", sandbox,
-                     "SecondaryIPAddresses", "SecondaryIPv6Addresses", "EndpointID", "", "Gateway",
-                     "", "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "IPAddress", "",
-                     "IPPrefixLen", 0, "IPv6Gateway", "", "MacAddress", "", "Networks");
+    _cleanup_free_ char *p = path_join(cs->netns_dir, c->id);
+    return file_exists(p);
+}
+
+static json_t *network_settings(struct containers *cs, const struct container *c)
+{
+    _cleanup_free_ char *sandbox = NULL;
+    if (is_running(c))
+        sandbox = file_exists_sandbox(cs, c) ? path_join(cs->netns_dir, c->id)
+                                             : xasprintf("/proc/%d/ns/net", (int)c->pid);
+    json_t *s = json_pack("{s:s,s:s,s:b,s:s,s:i,s:o,s:s,s:n,s:n,s:s,s:i,s:s}", "Bridge", "",
+                          "SandboxID", c->id, "HairpinMode", 0, "LinkLocalIPv6Address", "",
+                          "LinkLocalIPv6PrefixLen", 0, "Ports",
+                          c->ports ? json_deep_copy(c->ports) : json_object(), "SandboxKey",
+                          sandbox ? sandbox : "", "SecondaryIPAddresses", "SecondaryIPv6Addresses",
+                          "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "IPv6Gateway", "");
+    json_t *ns = netattach_settings(c);
+    json_object_update(s, ns);
+    json_decref(ns);
+    return s;
 }
 
 json_t *ctr_inspect(struct containers *cs, struct container *c)
@@ -1051,7 +1106,7 @@ json_t *ctr_inspect(struct containers *cs, struct container *c)
         "Driver", "overlay2", "Platform", "linux", "MountLabel", "", "ProcessLabel", "",
         "AppArmorProfile", "", "ExecIDs", exec_ids_of(c->id), "HostConfig", c->host, "GraphDriver",
         graph_driver(c), "Mounts", mounts_public(c->mounts), "Config", c->config, "NetworkSettings",
-        network_settings(c));
+        network_settings(cs, c));
     pthread_mutex_unlock(&cs->store.lock);
     return j;
 }

@@ -12,7 +12,9 @@
 #include "runtime-agent/containers/store.h"
 
 struct daemon;
+struct dns_server;
 struct image_store;
+struct net_store;
 struct vol_store;
 
 /* The container subsystem of one daemon. */
@@ -20,6 +22,9 @@ struct containers {
     struct ctr_store store;
     struct image_store *images;
     struct vol_store *volumes;
+    struct net_store *nets;  /* networks (network/netstore.h) */
+    struct dns_server *dns;  /* the embedded DNS server, NULL when it could not start */
+    char *netns_dir;         /* EXEC_ROOT/netns: containers' network namespaces */
     char *cgroup_parent;
     bool shutting_down;
 };

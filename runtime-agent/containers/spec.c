@@ -113,6 +113,24 @@ json_t *spec_env(const json_t *config, const json_t *image_config, const char *h
     return env;
 }
 
+/* Link variables go under the user's own: a variable the user set wins. */
+static json_t *env_with_links(json_t *env, const json_t *config, const json_t *links)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(links, i, v)
+    {
+        const char *kv = json_string_value(v);
+        const char *eq = kv ? strchr(kv, '=') : NULL;
+        if (eq == NULL)
+            continue;
+        _cleanup_free_ char *key = xasprintf("%.*s", (int)(eq - kv), kv);
+        if (!env_has(json_object_get(config, "Env"), key))
+            env_set(env, kv);
+    }
+    return env;
+}
+
 long long spec_parse_size(const char *s)
 {
     char *end;
@@ -323,7 +341,8 @@ int spec_build(struct container *c, const struct spec_inputs *in, json_t **spec,
                   "s:{s:s,s:s,s:s,s:s,s:s},s:o,s:o,s:s,s:b,s:o,s:o,s:b,s:b}",
                   "id", c->id, "layers", layers, "upper", upper, "work", work, "readonly_rootfs",
                   json_is_true(json_object_get(hc, "ReadonlyRootfs")), "args", args, "env",
-                  spec_env(cfg, in->image_config, hostname), "cwd",
+                  env_with_links(spec_env(cfg, in->image_config, hostname), cfg, in->link_env),
+                  "cwd",
                   str_or(cfg, "WorkingDir", str_or(in->image_config, "WorkingDir", "/")), "user",
                   str_or(cfg, "User", str_or(in->image_config, "User", "")), "hostname", hostname,
                   "domainname", str_or(cfg, "Domainname", ""), "tty",
@@ -387,6 +406,16 @@ static int write_resolv(struct container *c, berr_t *err)
     int ret = write_file_atomic(path, out, len, 0644, err);
     free(out);
     return ret;
+}
+
+int spec_write_hostname(struct container *c, const char *hostname, berr_t *err)
+{
+    _cleanup_free_ char *hpath = path_join(c->dir, "hostname");
+    _cleanup_free_ char *htext = xasprintf("%s\n", hostname);
+
+    if (write_file_atomic(hpath, htext, strlen(htext), 0644, err) < 0)
+        return berr_prefix(err, "container %.12s: write /etc/hostname", c->id);
+    return 0;
 }
 
 int spec_write_etc(struct container *c, const char *hostname, int host_net, berr_t *err)

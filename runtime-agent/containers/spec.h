@@ -33,6 +33,7 @@ struct spec_inputs {
     const char *uts_ns;
     const char *cgroup_parent;
     json_t *mounts; /* the container's volumes, binds and tmpfs mounts (mounts_spec) */
+    const json_t *link_env; /* --link variables, under the user's own (netattach_up) */
 };
 
 /* Build spec.json's content. */
@@ -41,5 +42,8 @@ int spec_build(struct container *c, const struct spec_inputs *in, json_t **spec,
 /* Write /etc/hosts, /etc/hostname and /etc/resolv.conf for C into its directory. HOST_NET
  * copies the host's hosts file and hostname as Docker does for --network host. */
 int spec_write_etc(struct container *c, const char *hostname, int host_net, berr_t *err);
+
+/* Write /etc/hostname only (netattach_up writes hosts and resolv.conf). */
+int spec_write_hostname(struct container *c, const char *hostname, berr_t *err);
 
 #endif

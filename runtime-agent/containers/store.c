@@ -64,6 +64,7 @@ static void ctr_free(struct container *c)
     json_decref(c->config);
     json_decref(c->host);
     json_decref(c->netcfg);
+    json_decref(c->endpoints);
     json_decref(c->mounts);
     json_decref(c->ports);
     free(c->path);
@@ -80,7 +81,7 @@ static json_t *ctr_to_json(const struct container *c)
 {
     return json_pack(
         "{s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:O,s:s,s:O,s:{s:s,s:i,s:i,s:i,s:b,s:s,s:s,s:s},s:i,s:b,"
-        "s:O,s:O}",
+        "s:O,s:O,s:O}",
         "Id", c->id, "Name", c->name, "Image", c->image, "ImageID", c->image_id, "Created",
         c->created, "Config", c->config, "HostConfig", c->host, "NetworkingConfig", c->netcfg,
         "Path", c->path, "Args", c->args, "State", "Status", ctr_status_name(c->status), "Pid",
@@ -89,7 +90,8 @@ static json_t *ctr_to_json(const struct container *c)
         c->started_at ? c->started_at : "0001-01-01T00:00:00Z", "FinishedAt",
         c->finished_at ? c->finished_at : "0001-01-01T00:00:00Z", "RestartCount", c->restart_count,
         "StopRequested", c->stop_requested, "Ports", c->ports ? c->ports : json_null(),
-        "MountPoints", c->mounts ? c->mounts : json_null());
+        "MountPoints", c->mounts ? c->mounts : json_null(), "Networks",
+        c->endpoints ? c->endpoints : json_null());
 }
 
 static char *jstr(const json_t *o, const char *k)
@@ -121,6 +123,7 @@ static struct container *ctr_from_json(struct ctr_store *s, const json_t *j)
     c->config = jobj(j, "Config");
     c->host = jobj(j, "HostConfig");
     c->netcfg = jobj(j, "NetworkingConfig");
+    c->endpoints = jobj(j, "Networks");
     c->mounts = json_is_array(json_object_get(j, "MountPoints"))
                     ? json_incref(json_object_get(j, "MountPoints"))
                     : json_array();

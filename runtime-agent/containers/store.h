@@ -36,6 +36,7 @@ struct container {
     json_t *config;   /* Docker's Config */
     json_t *host;     /* HostConfig */
     json_t *netcfg;   /* NetworkingConfig */
+    json_t *endpoints; /* NetworkSettings.Networks (containers/netattach.h) */
     json_t *mounts;   /* MountPoints (containers/mounts.h), fixed at create */
     json_t *ports;    /* NetworkSettings.Ports while it runs, NULL otherwise */
     struct port_proxy *proxy; /* forwards the published ports while it runs */

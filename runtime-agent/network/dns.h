@@ -32,8 +32,11 @@ int dns_server_start(dns_lookup_fn lookup, void *opaque, struct dns_server **out
 /* Serve 127.0.0.11:53 inside the namespace NETNS_PATH for container CTR_ID, forwarding to
  * UPSTREAM (N addresses, port 53; N = 0: answer only what lookup knows, SERVFAIL otherwise).
  * Replaces an earlier attachment of the same container. */
-int dns_server_attach(struct dns_server *s, const char *ctr_id, const char *netns_path,
+int dns_server_attach(struct dns_server *s, const char *ctr_id, int udp_fd, int tcp_fd,
                       const struct in_addr *upstream, size_t n, berr_t *err);
+
+/* Bind sockets made inside a container's namespace to 127.0.0.11:53 (TCP: listening). */
+int dns_bind(int udp_fd, int tcp_fd, berr_t *err);
 
 /* Close the container's sockets (none attached: nothing happens). */
 void dns_server_detach(struct dns_server *s, const char *ctr_id);

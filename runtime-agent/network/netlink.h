@@ -33,6 +33,7 @@ int netns_socket(const char *path, int domain, int type, int protocol, berr_t *e
 
 /* A Linux bridge NAME in the caller's namespace, created when missing, with address
  * GW/PREFIX (added when missing; other addresses are left alone), MTU (0 = default), up.
+ * Idempotent, and safe against another thread or process ensuring the same bridge at once. */
 int nl_bridge_ensure(const char *name, struct in_addr gw, int prefix, int mtu, berr_t *err);
 
 /* Does link NAME exist in the caller's namespace? */

@@ -27,6 +27,7 @@ void berth_closep(int *fd);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *xstrdup(const char *s);
 void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
 
 /* Join two path parts with exactly one '/'. */
 char *path_join(const char *a, const char *b);
