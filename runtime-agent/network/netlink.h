@@ -19,7 +19,7 @@
 
 /* A new network namespace, kept alive by a bind mount of its nsfs file on PATH (an empty
  * file is created there; PATH's directory must exist). Its lo is brought up. EEXIST when
- * PATH is already a namespace. */
+ * PATH is already a namespace; an empty file left there (a crash before the mount) is reused. */
 int netns_create(const char *path, berr_t *err);
 
 /* Unmount and unlink PATH (MNT_DETACH). The namespace, and every interface in it (so the
@@ -27,13 +27,14 @@ int netns_create(const char *path, berr_t *err);
  * PATH is not an error. */
 int netns_delete(const char *path, berr_t *err);
 
-/* A socket (socket(2) arguments) created inside the namespace at PATH; it stays in that
- * namespace for its whole life. -1 on error. */
+/* A socket (socket(2) arguments, SOCK_CLOEXEC added) created inside the namespace at PATH;
+ * it stays in that namespace for its whole life. -1 on error. */
 int netns_socket(const char *path, int domain, int type, int protocol, berr_t *err);
 
 /* A Linux bridge NAME in the caller's namespace, created when missing, with address
  * GW/PREFIX (added when missing; other addresses are left alone), MTU (0 = default), up.
- * Idempotent, and safe against another thread or process ensuring the same bridge at once. */
+ * A new bridge gets a random MAC of its own (so it keeps one as ports come and go). Idempotent,
+ * and safe against another thread or process ensuring the same bridge at once. */
 int nl_bridge_ensure(const char *name, struct in_addr gw, int prefix, int mtu, berr_t *err);
 
 /* Does link NAME exist in the caller's namespace? */
@@ -53,7 +54,7 @@ void nl_names_free(char **names);
  * with MAC, address ADDR/PREFIX, MTU (0 = the bridge's), up, and, when DEFAULT_ROUTE, the
  * default route via GW. On failure nothing of the pair is left. */
 struct nl_endpoint {
-    const char *host_if;    /* at most 15 characters */
+    const char *host_if; /* at most 15 characters */
     const char *bridge;
     const char *netns_path;
     const char *ifname;
