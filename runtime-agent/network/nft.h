@@ -14,8 +14,13 @@
  *     between networks; an internal network's bridge forwards nothing to or from any other
  *     interface;
  *   - with icc false: IPv4 bridged between two ports of BRIDGE is dropped, except pairs
- *     allowed by nft_link_allow.
- * Errors: -1 and *err with nft's own message ("nftables: add rules of network NAME: ..."). */
+ *     allowed by nft_link_allow. The bridge is matched with `meta ibrname` where the kernel
+ *     has it (CONFIG_NFT_BRIDGE_META, probed once with a dry run); without it, by the network's
+ *     subnet (IPv4 bridged from SUBNET to SUBNET), which is only as strict as the containers'
+ *     source addresses.
+ * Rule generation, listing and deleting by owner live in nft.c; a backend only runs a script
+ * (nft_backend_run). Calls are serialised by one lock, so a list-then-delete is never raced.
+ * Errors: -1 and *err with nft's own message ("nftables: add rules of network ID: Error: ..."). */
 #ifndef BERTHD_NETWORK_NFT_H
 #define BERTHD_NETWORK_NFT_H
 
@@ -24,9 +29,12 @@
 
 #include "berth/error.h"
 
-/* Run one nft script (several commands, one transaction). Implemented by nft_lib.c or
- * static/nft_exec.c. */
+/* Run one nft script (several commands, one transaction). Errors: "nftables: DIAGNOSTIC". */
 int nft_run(const char *script, berr_t *err);
+
+/* The text of berth's tables as `nft list table` prints them (empty when neither exists), for
+ * tests and debugging. *OUT is malloc'd. */
+int nft_list(char **out, berr_t *err);
 
 /* Drop both berth tables if present and create them empty with their base chains (what
  * berthd does when it starts, before re-adding the rules of its networks and running
@@ -62,5 +70,23 @@ int nft_owner_delete(const char *owner, berr_t *err);
 
 /* How many rules are tagged with OWNER, or -1 (the leak test counts them). */
 int nft_count_owner(const char *owner, berr_t *err);
+
+/* The backend, implemented by nft_lib.c (libnftables) or static/nft_exec.c (nft(8)): run SCRIPT
+ * in one transaction with the NFT_F_* flags; when OUT, *OUT gets what it printed (malloc'd).
+ * On failure *err holds nft_diagnostic of nft's error text, without any prefix. Not locked:
+ * called by nft.c (and tests) only. */
+enum {
+    NFT_F_JSON = 1 << 0,    /* print JSON (-j) */
+    NFT_F_HANDLE = 1 << 1,  /* print rule handles (-a) */
+    NFT_F_DRY_RUN = 1 << 2, /* have the kernel check the transaction, then abort it (-c) */
+};
+int nft_backend_run(const char *script, unsigned flags, char **out, berr_t *err);
+
+/* A memfd (close-on-exec) holding SCRIPT, its offset at 0: what either backend hands nft. */
+int nft_script_memfd(const char *script, berr_t *err);
+
+/* nft's error output made one line (malloc'd): each "Error: ..." followed by the command it
+ * is about; the whole text, trimmed, when it has no such line. */
+char *nft_diagnostic(const char *text);
 
 #endif
