@@ -681,7 +681,7 @@ static int check_host_config(const json_t *hc, berr_t *err)
         return http_err(err, EINVAL, "Minimum memory limit allowed is 6MB");
     if (json_is_true(json_object_get(hc, "AutoRemove")) && rp && *rp && strcmp(rp, "no") != 0)
         return http_err(err, EINVAL, "can't create 'AutoRemove' container with restart policy");
-    return 0;
+    return portproxy_check(json_object_get(hc, "PortBindings"), err);
 }
 
 /* The record's directory with the overlay's upper and work dirs, its volumes (made, and
