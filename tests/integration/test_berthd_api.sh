@@ -50,7 +50,7 @@ ucurl() {
 echo '{"log-level": "debug", "data-root": "/nonexistent/berth-should-not-be-used"}' >"$T/daemon.json"
 
 # --- command line ---
-VERSION=$("$BERTHD" version | sed -n 's/^berthd version \([^,]*\),.*/\1/p')
+VERSION=$("$BERTHD" --version | sed -n 's/^berthd version \([^,]*\),.*/\1/p')
 [ -n "$VERSION" ] || fail "berthd version printed no version"
 assert_eq "$("$BERTHD" --version)" "$("$BERTHD" version)" "--version"
 expect_fail "$BERTHD"
