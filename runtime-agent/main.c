@@ -10,6 +10,7 @@
 
 #include "berth/util.h"
 #include "runtime-agent/api/api.h"
+#include "runtime-agent/client/client.h"
 #include "runtime-agent/config.h"
 #include "runtime-agent/daemon.h"
 #include "runtime-agent/http/server.h"
@@ -36,7 +37,12 @@ static void usage(FILE *out)
                  "\n"
                  "Commands:\n"
                  "  daemon     run the engine (berthd daemon --help for its options)\n"
-                 "  version    print the version\n");
+                 "  --version  print berthd's version\n"
+                 "\n"
+                 "Client commands (docker's flags and output; DOCKER_HOST, DOCKER_TLS_VERIFY,\n"
+                 "DOCKER_CERT_PATH or -H/--host, --tlsverify ...):\n"
+                 "  run exec ps images logs start stop rm rmi inspect import load save tag\n"
+                 "  version info          (berthd --help-client for details)\n");
 }
 
 static void print_version(void)
@@ -196,7 +202,7 @@ int main(int argc, char **argv)
         return nsexec_main(argc - 1, argv + 1);
     if (strcmp(cmd, "daemon") == 0)
         return run_daemon(argc - 1, argv + 1);
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0 || strcmp(cmd, "-v") == 0) {
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-v") == 0) {
         print_version();
         return 0;
     }
@@ -204,6 +210,13 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    /* The docker-compatible client: `berthd ps`, `berthd -H tcp://... run ...`. */
+    if (strcmp(cmd, "--help-client") == 0) {
+        char *help[] = {argv[0], "--help", NULL};
+        return client_main(2, help);
+    }
+    if (client_handles(cmd))
+        return client_main(argc, argv);
     fprintf(stderr, "berthd: unknown command \"%s\"\n\n", cmd);
     usage(stderr);
     return 2;

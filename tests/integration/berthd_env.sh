@@ -209,7 +209,7 @@ cli_core_flow() {
     local tag=$1 id out rc i img
 
     assert_eq "$(dk version --format '{{.Server.Version}}')" \
-        "$("$BERTHD" version | sed -n 's/^berthd version \([^,]*\),.*/\1/p')" "$tag: docker version"
+        "$("$BERTHD" --version | sed -n 's/^berthd version \([^,]*\),.*/\1/p')" "$tag: docker version"
     out=$(dk info 2>&1) || fail "$tag: docker info: $out"
     assert_contains "$out" "Docker Root Dir: $T/data"
     assert_contains "$out" "Cgroup Driver: cgroupfs"

@@ -50,9 +50,9 @@ ucurl() {
 echo '{"log-level": "debug", "data-root": "/nonexistent/berth-should-not-be-used"}' >"$T/daemon.json"
 
 # --- command line ---
-VERSION=$("$BERTHD" version | sed -n 's/^berthd version \([^,]*\),.*/\1/p')
+VERSION=$("$BERTHD" --version | sed -n 's/^berthd version \([^,]*\),.*/\1/p')
 [ -n "$VERSION" ] || fail "berthd version printed no version"
-assert_eq "$("$BERTHD" --version)" "$("$BERTHD" version)" "--version"
+assert_eq "$("$BERTHD" -v)" "$("$BERTHD" --version)" "-v"
 expect_fail "$BERTHD"
 assert_contains "$ERR" "Usage: berthd"
 expect_fail "$BERTHD" daemon --config-file "$T/missing.json" -H "unix://$T/never.sock"

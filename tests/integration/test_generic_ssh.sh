@@ -98,7 +98,7 @@ ssh -i "$M/h1/id_ecdsa" -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyC
 eval "$($BERTH env --shell bash h1)"
 assert_eq "$DOCKER_HOST" "tcp://$HOST_ADDR:2376"
 v=$(timeout 30 docker version --format '{{.Server.Version}}') || fail "docker version over mutual TLS"
-assert_eq "$v" "$("$TOP/build/lib/berth/berthd-static" version | sed -n 's/^berthd version \([^,]*\),.*/\1/p')"
+assert_eq "$v" "$("$TOP/build/lib/berth/berthd-static" --version | sed -n 's/^berthd version \([^,]*\),.*/\1/p')"
 mkdir -p "$T/rootfs/bin"
 cp /bin/busybox "$T/rootfs/bin/busybox"
 for applet in sh echo sleep cat true; do ln -s busybox "$T/rootfs/bin/$applet"; done

@@ -35,7 +35,7 @@ wait_for 10 "berthd on the unix socket" test -S "$T/berthd.sock"
 
 eval "$($BERTH env --shell bash m1)"
 v=$(docker version --format '{{.Server.Version}}') || fail "docker version over mutual TLS"
-assert_eq "$v" "$("$BERTHD" version | sed -n "s/^berthd version \([^,]*\),.*/\1/p")" "server version"
+assert_eq "$v" "$("$BERTHD" --version | sed -n "s/^berthd version \([^,]*\),.*/\1/p")" "server version"
 assert_contains "$($BERTH ls --format '{{.Name}} {{.DockerVersion}} [{{.Error}}]')" "m1 v$v []"
 assert_eq "$($BERTH version m1)" "$v"
 # The printed `config` flags work as given.
