@@ -1091,6 +1091,16 @@ int netattach_connect(struct containers *cs, struct container *c, const char *ne
             json_decref(ep);
             goto out;
         }
+        if (!had_dns && !ni.is_default) {
+            /* from now on its names come from the embedded server, as if it had started there */
+            _cleanup_free_ char *text = resolv_text(c, true);
+            _cleanup_free_ char *rpath = path_join(c->dir, "resolv.conf");
+            berr_t e = NULL;
+            if (rewrite_in_place(rpath, text, &e) < 0) {
+                log_warn("container %.12s: %s", c->id, berr_msg(e));
+                berr_free(&e);
+            }
+        }
     }
     pthread_mutex_lock(&cs->store.lock);
     json_object_set_new(c->endpoints, ni.name, ep);

@@ -640,30 +640,15 @@ out:
     return ret;
 }
 
-int net_remove(struct net_store *s, const char *ref, bool in_use, berr_t *err)
+/* Forget N: its record, bridge and rules. Lock held. */
+static int remove_locked(struct net_store *s, struct network *n, berr_t *err)
 {
-    pthread_mutex_lock(&s->lock);
-    struct network *n = net_find_locked(s, ref, err);
-    int ret = -1;
-
-    if (n == NULL)
-        goto out;
-    if (n->predefined) {
-        http_err(err, EPERM, "%s is a pre-defined network and cannot be removed", n->name);
-        goto out;
-    }
-    if (in_use) {
-        http_err(err, EBUSY, "error while removing network: network %s id %s has active endpoints",
-                 n->name, n->id);
-        goto out;
-    }
     _cleanup_free_ char *name = xasprintf("%s.json", n->id);
     _cleanup_free_ char *path = path_join(s->root, name);
-    if (unlink(path) < 0 && errno != ENOENT) {
-        berr_set(err, errno, "network %s: remove %s", n->name, path);
-        goto out;
-    }
     berr_t e = NULL;
+
+    if (unlink(path) < 0 && errno != ENOENT)
+        return berr_set(err, errno, "network %s: remove %s", n->name, path);
     if (nft_network_delete(n->id, &e) < 0 || nl_link_delete(n->bridge, &e) < 0) {
         log_warn("network %s: %s", n->name, berr_msg(e));
         berr_free(&e);
@@ -676,8 +661,25 @@ int net_remove(struct net_store *s, const char *ref, bool in_use, berr_t *err)
         }
     }
     network_free(n);
-    ret = 0;
-out:
+    return 0;
+}
+
+int net_remove(struct net_store *s, const char *ref, bool in_use, berr_t *err)
+{
+    int ret = -1;
+
+    pthread_mutex_lock(&s->lock);
+    struct network *n = net_find_locked(s, ref, err);
+    if (n == NULL)
+        ret = -1;
+    else if (n->predefined)
+        ret = http_err(err, EPERM, "%s is a pre-defined network and cannot be removed", n->name);
+    else if (in_use)
+        ret = http_err(err, EBUSY,
+                       "error while removing network: network %s id %s has active endpoints",
+                       n->name, n->id);
+    else
+        ret = remove_locked(s, n, err);
     pthread_mutex_unlock(&s->lock);
     return ret;
 }

@@ -17,7 +17,8 @@ ip link set lo up
 
 bg unshare --net -- sleep 100000
 CLIENT_PID=$BG_PID
-wait_for 5 "the client namespace" test "$(readlink /proc/$CLIENT_PID/ns/net)" != "$(readlink /proc/self/ns/net)"
+_own_netns() { [ "$(readlink "/proc/$CLIENT_PID/ns/net")" != "$(readlink /proc/self/ns/net)" ]; }
+wait_for 5 "the client namespace" _own_netns
 ip link add vhost type veth peer name vcli netns "/proc/$CLIENT_PID/ns/net"
 ip addr add 10.123.0.1/24 dev vhost
 ip link set vhost up

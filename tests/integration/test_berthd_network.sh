@@ -15,7 +15,7 @@ net_images
 # --- the default bridge ------------------------------------------------------------------
 out=$(dk network ls --format '{{.Name}} {{.Driver}}' | sort | tr '\n' ' ')
 assert_eq "$out" "bridge bridge host host none null " "predefined networks"
-ip -4 -o addr show berth0 | grep -q '172.17.0.1/16' || fail "berth0 has no 172.17.0.1/16: $(ip -4 -o addr)"
+ip -4 -o addr show berth0 | grep '172.17.0.1/16' >/dev/null || fail "berth0 has no 172.17.0.1/16: $(ip -4 -o addr)"
 
 mkdir -p "$T/www"
 echo "hello from web1" >"$T/www/index.html"
@@ -36,18 +36,18 @@ wait_for 10 "web1 to serve" curl -sf "http://$ip1/"
 assert_eq "$(curl -s --max-time 5 http://127.0.0.1:8080/)" "hello from web1" "published, loopback"
 assert_eq "$(curl -s --max-time 5 http://10.123.0.1:8080/)" "hello from web1" "published, host address"
 assert_eq "$(cli curl -s --max-time 5 http://10.123.0.1:8080/)" "hello from web1" "published, from another host"
-out=$(dk run --rm bb wget -qO- -T 5 http://172.17.0.1:8080/) || fail "published, from a container"
+out=$(dk run --rm bb timeout 5 wget -qO- http://172.17.0.1:8080/) || fail "published, from a container"
 assert_eq "$out" "hello from web1" "published, from a container"
 # container to container on the bridge, and outbound through NAT to "another host"
-out=$(dk run --rm bb wget -qO- -T 5 "http://$ip1/") || fail "container to container"
+out=$(dk run --rm bb timeout 5 wget -qO- "http://$ip1/") || fail "container to container"
 assert_eq "$out" "hello from web1" "container to container"
 mkdir -p "$T/cliwww"
 echo "outside" >"$T/cliwww/index.html"
 bg nsenter -t "$CLIENT_PID" -n -- busybox httpd -f -p 9000 -h "$T/cliwww"
 wait_for 10 "the client's server" cli curl -sf http://10.123.0.2:9000/
-out=$(dk run --rm bb wget -qO- -T 5 http://10.123.0.2:9000/) || fail "outbound NAT"
+out=$(dk run --rm bb timeout 5 wget -qO- http://10.123.0.2:9000/) || fail "outbound NAT"
 assert_eq "$out" "outside" "outbound through NAT"
-nft list table ip berth | grep -q masquerade || fail "no masquerade rule: $(nft list ruleset)"
+nft list table ip berth | grep masquerade >/dev/null || fail "no masquerade rule: $(nft list ruleset)"
 # -P and docker port
 id=$(dk run -d -P --expose 7000 --name pub bb sleep 1000) || fail "run -P"
 port=$(dk port pub 7000/tcp | head -n1)
@@ -60,7 +60,7 @@ assert_contains "$out" "vhost" "--net host sees the host's interfaces"
 out=$(dk run --rm --net none bb sh -c 'ip -o link show | wc -l; ip -o link show') || fail "--net none"
 assert_eq "$(echo "$out" | head -n1)" "1" "--net none has one interface: $out"
 assert_contains "$out" ": lo:" "--net none has lo"
-out=$(dk run --rm --net container:web1 bb sh -c 'ip -4 -o addr show eth0; wget -qO- -T 5 http://127.0.0.1:80/') ||
+out=$(dk run --rm --net container:web1 bb sh -c 'ip -4 -o addr show eth0; timeout 5 wget -qO- http://127.0.0.1:80/') ||
     fail "--net container:web1"
 assert_contains "$out" "$ip1/16" "container mode shares the address"
 assert_contains "$out" "hello from web1" "container mode shares the ports"
@@ -68,12 +68,17 @@ assert_eq "$(dk inspect -f '{{.HostConfig.NetworkMode}}' "$(dk create --net none
 
 # --- options: --ip, --mac-address, --dns, --add-host, --hostname ---------------------------
 out=$(dk run --rm --hostname box --dns 10.9.9.9 --add-host db.example:10.1.2.3 \
-    --mac-address 02:aa:bb:cc:dd:ee bb sh -c 'hostname; cat /etc/resolv.conf /etc/hosts; ip -o link show eth0') ||
-    fail "run with options"
+    bb sh -c 'hostname; cat /etc/resolv.conf /etc/hosts') || fail "run with options"
 assert_contains "$out" "box" "--hostname"
 assert_contains "$out" "nameserver 10.9.9.9" "--dns"
 assert_contains "$out" "10.1.2.3	db.example" "--add-host"
-assert_contains "$out" "02:aa:bb:cc:dd:ee" "--mac-address"
+# the CLI sends --mac-address only to API 1.44 daemons: through the API (1.43: Config.MacAddress)
+id=$(ucurl -X POST -H 'Content-Type: application/json' http://x/v1.43/containers/create \
+    -d '{"Image":"bb","Cmd":["sleep","1000"],"MacAddress":"02:aa:bb:cc:dd:ee"}' | sed 's/.*"Id":"\([0-9a-f]*\)".*/\1/')
+dk start "$id" >/dev/null || fail "start the container with a MAC address"
+assert_contains "$(dk exec "$id" ip -o link show eth0)" "02:aa:bb:cc:dd:ee" "MacAddress"
+assert_eq "$(dk inspect -f '{{.NetworkSettings.MacAddress}}' "$id")" "02:aa:bb:cc:dd:ee" "inspect MacAddress"
+dk rm -f "$id" >/dev/null
 expect_fail dk run --rm --ip 172.17.0.99 bb true
 assert_contains "$ERR" "user defined networks only" "--ip on the default bridge"
 
@@ -87,10 +92,10 @@ assert_contains "$ERR" "overlaps" "overlapping subnet"
 assert_eq "$(dk network inspect -f '{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}' appnet)" \
     "10.200.0.0/24 10.200.0.254" "network inspect IPAM"
 br=br-$(dk network inspect -f '{{.Id}}' appnet | cut -c1-12)
-ip -4 -o addr show "$br" | grep -q 10.200.0.254/24 || fail "bridge $br: $(ip -4 -o addr)"
+ip -4 -o addr show "$br" | grep 10.200.0.254/24 >/dev/null || fail "bridge $br: $(ip -4 -o addr)"
 dk run -d --name db1 --network appnet --network-alias database -v "$T/www:/www:ro" bb \
     httpd -f -p 80 -h /www >/dev/null || fail "run db1"
-out=$(dk run --rm --network appnet bb sh -c 'cat /etc/resolv.conf; wget -qO- -T 5 http://db1/; wget -qO- -T 5 http://database/; nslookup database 127.0.0.11') ||
+out=$(dk run --rm --network appnet bb sh -c 'cat /etc/resolv.conf; timeout 5 wget -qO- http://db1/; timeout 5 wget -qO- http://database/; nslookup database 127.0.0.11') ||
     fail "resolve by name and alias: $out"
 assert_contains "$out" "nameserver 127.0.0.11" "embedded DNS in resolv.conf"
 assert_eq "$(echo "$out" | grep -c 'hello from web1')" 2 "reached by name and by alias: $out"
@@ -100,7 +105,7 @@ case "$db1ip" in 10.200.0.*) ;; *) fail "db1 address on appnet: $db1ip" ;; esac
 out=$(dk run --rm --network appnet --ip 10.200.0.50 bb ip -4 -o addr show eth0) || fail "--ip"
 assert_contains "$out" "10.200.0.50/24" "--ip"
 # the default bridge cannot resolve names and cannot reach another network
-expect_fail dk run --rm bb wget -qO- -T 3 "http://$db1ip/"
+expect_fail dk run --rm bb timeout 3 wget -qO- "http://$db1ip/"
 # network inspect lists the running containers
 out=$(dk network inspect -f '{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}' appnet)
 assert_eq "$out" "db1 $db1ip/24" "network inspect Containers"
@@ -116,7 +121,7 @@ dk network disconnect appnet late || fail "network disconnect (running)"
 out=$(dk exec late ip -4 -o addr show)
 case "$out" in *10.200.0.*) fail "still on appnet after disconnect: $out" ;; esac
 dk network connect appnet web1 || fail "network connect (running)"
-out=$(dk exec web1 wget -qO- -T 5 http://db1/) || fail "web1 reaches db1 after connect"
+out=$(dk exec web1 timeout 5 wget -qO- http://db1/) || fail "web1 reaches db1 after connect"
 expect_fail dk network rm appnet
 assert_contains "$ERR" "active endpoints" "rm a network in use"
 expect_fail dk network rm bridge
@@ -135,7 +140,7 @@ for want in "WEBDB_NAME=/web/webdb" "WEBDB_PORT=tcp://$dbip:27017" \
     assert_contains "$out" "$want" "link variable"
 done
 out=$(dk exec web cat /etc/hosts)
-echo "$out" | grep -qE "^$dbip	webdb .* db\$" || fail "link in /etc/hosts: $out"
+echo "$out" | grep -E "^$dbip	webdb .* db\$" >/dev/null || fail "link in /etc/hosts: $out"
 assert_eq "$(dk inspect -f '{{join .HostConfig.Links ","}}' web)" "/db:/web/webdb" "HostConfig.Links"
 # db restarts with another address: web's /etc/hosts follows
 dk run -d --name filler bb sleep 1000 >/dev/null
@@ -143,14 +148,14 @@ dk restart -t 1 db >/dev/null || fail "restart db"
 dbip2=$(ip_of db)
 [ "$dbip2" != "$dbip" ] || fail "db kept its address $dbip over a restart (expected a new one)"
 out=$(dk exec web cat /etc/hosts)
-echo "$out" | grep -qE "^$dbip2	webdb .* db\$" || fail "hosts not updated after db restarted: $out"
+echo "$out" | grep -E "^$dbip2	webdb .* db\$" >/dev/null || fail "hosts not updated after db restarted: $out"
 expect_fail dk run --rm --link nosuch:x bb true
 
 # --- berthd restarts: addresses, names and DNS stay -----------------------------------------
 stop_berthd
 start_berthd
 assert_eq "$(ip_of web1)" "$ip1" "web1 keeps its address over a berthd restart"
-out=$(dk run --rm --network appnet bb wget -qO- -T 5 http://database/) || fail "DNS after berthd restart"
+out=$(dk run --rm --network appnet bb timeout 5 wget -qO- http://database/) || fail "DNS after berthd restart"
 id=$(dk run -d bb sleep 1000)
 ipn=$(ip_of "$id")
 [ "$ipn" != "$ip1" ] && [ "$ipn" != "$dbip2" ] || fail "address $ipn handed out twice after restart"
