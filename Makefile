@@ -135,7 +135,7 @@ $(DRVDIR)/local.so: $(call objs,$(LOCAL_SRC)) $(LIBCOMMON) $(MODESTAMP)
 
 $(LOCAL_HELPER): $(call objs,$(LOCAL_SUP_SRC)) $(LIBCOMMON) $(MODESTAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) -ljansson
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) -ljansson -lnl-3
 
 $(LOCAL_IMAGE): drivers/local/mkimage.sh $(shell find drivers/local/rootfs -type f)
 	drivers/local/mkimage.sh $@
