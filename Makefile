@@ -131,11 +131,11 @@ all: $(LOCAL_HELPER) $(LOCAL_IMAGE)
 
 $(DRVDIR)/local.so: $(call objs,$(LOCAL_SRC)) $(LIBCOMMON) $(MODESTAMP)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LDFLAGS) -o $@ $(filter %.o %.a,$^) -ljansson -larchive
+	$(CC) -shared $(LDFLAGS) -o $@ $(filter %.o %.a,$^) -ljansson
 
 $(LOCAL_HELPER): $(call objs,$(LOCAL_SUP_SRC)) $(LIBCOMMON) $(MODESTAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) -ljansson
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) -ljansson -lnl-3 -larchive
 
 $(LOCAL_IMAGE): drivers/local/mkimage.sh $(shell find drivers/local/rootfs -type f)
 	drivers/local/mkimage.sh $@

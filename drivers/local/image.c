@@ -1,18 +1,19 @@
 #include "drivers/local/image.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "berth/util.h"
@@ -94,92 +95,52 @@ int image_cache(const char *src, const char *cache_dir, char **cached, berr_t *e
     return 0;
 }
 
-/* Only plain relative names: no absolute path, no "..". */
-static bool safe_name(const char *name)
+extern char **environ;
+
+int image_extract(const char *helper, const char *image, const char *rootfs, berr_t *err)
 {
-    if (name[0] == '/')
-        return false;
-    for (const char *p = name; *p;) {
-        size_t n = strcspn(p, "/");
-        if (n == 2 && p[0] == '.' && p[1] == '.')
-            return false;
-        p += n;
-        while (*p == '/')
-            p++;
-    }
-    return true;
-}
+    char *const argv[] = {(char *)helper, "extract", (char *)image, (char *)rootfs, NULL};
+    posix_spawn_file_actions_t fa;
+    char msg[1024];
+    size_t n = 0;
+    int out[2], status = 0, r;
+    pid_t pid;
 
-static int copy_entries(struct archive *in, struct archive *out, const char *image,
-                        const char *dest, berr_t *err)
-{
-    struct archive_entry *e;
-    int r;
-
-    while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
-        const char *name = archive_entry_pathname(e);
-        const char *link = archive_entry_hardlink(e);
-        if (name == NULL || !safe_name(name) || (link && !safe_name(link)))
-            return berr_set(err, 0, "%s: unsafe entry \"%s\"", image, name ? name : "");
-        _cleanup_free_ char *full = path_join(dest, name);
-        archive_entry_set_pathname(e, full);
-        if (link) {
-            _cleanup_free_ char *full_link = path_join(dest, link);
-            archive_entry_set_hardlink(e, full_link);
-        }
-        if (archive_write_header(out, e) != ARCHIVE_OK)
-            return berr_set(err, 0, "extract %s: %s", name, archive_error_string(out));
-        const void *buf;
-        size_t len;
-        la_int64_t off;
-        while ((r = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK)
-            if (archive_write_data_block(out, buf, len, off) != ARCHIVE_OK)
-                return berr_set(err, 0, "extract %s: %s", name, archive_error_string(out));
-        if (r != ARCHIVE_EOF)
-            return berr_set(err, 0, "%s: %s", image, archive_error_string(in));
-        if (archive_write_finish_entry(out) != ARCHIVE_OK)
-            return berr_set(err, 0, "extract %s: %s", name, archive_error_string(out));
+    if (pipe2(out, O_CLOEXEC) < 0)
+        return berr_set(err, errno, "root file system from %s: pipe", image);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 2);
+    r = posix_spawn(&pid, helper, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(out[1]);
+    if (r != 0) {
+        close(out[0]);
+        return berr_set(err, r, "root file system from %s: run %s", image, helper);
     }
-    if (r != ARCHIVE_EOF)
-        return berr_set(err, 0, "%s: %s", image, archive_error_string(in));
-    return 0;
-}
-
-int image_extract(const char *image, const char *rootfs, berr_t *err)
-{
-    const int flags = ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_OWNER |
-                      ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_XATTR |
-                      ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT;
-    _cleanup_free_ char *tmp = xasprintf("%s.tmp.XXXXXX", rootfs);
-    struct archive *in = archive_read_new();
-    struct archive *out = archive_write_disk_new();
-    int ret = -1;
-
-    if (mkdtemp(tmp) == NULL) {
-        berr_set(err, errno, "create %s", tmp);
-        goto out;
+    /* Its stderr holds the reason when it fails; read it all so that it never blocks. */
+    for (;;) {
+        char buf[512];
+        ssize_t got = read(out[0], buf, sizeof(buf));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        size_t keep = (size_t)got < sizeof(msg) - 1 - n ? (size_t)got : sizeof(msg) - 1 - n;
+        memcpy(msg + n, buf, keep);
+        n += keep;
     }
-    archive_read_support_filter_all(in);
-    archive_read_support_format_tar(in);
-    archive_write_disk_set_options(out, flags);
-    archive_write_disk_set_standard_lookup(out);
-    if (archive_read_open_filename(in, image, 64 * 1024) != ARCHIVE_OK) {
-        berr_set(err, 0, "open %s: %s", image, archive_error_string(in));
-        goto out;
-    }
-    if (copy_entries(in, out, image, tmp, err) < 0 || chmod(tmp, 0755) < 0)
-        goto out;
-    if (rename(tmp, rootfs) < 0) {
-        berr_set(err, errno, "rename %s to %s", tmp, rootfs);
-        goto out;
-    }
-    ret = 0;
-out:
-    archive_read_free(in);
-    archive_write_free(out);
-    if (ret < 0 && file_exists(tmp))
-        rm_rf(tmp, NULL);
-    return ret < 0 ? berr_prefix(err, "root file system from %s", image) : 0;
+    close(out[0]);
+    msg[n] = '\0';
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    msg[strcspn(msg, "\n")] = '\0';
+    if (msg[0])
+        return berr_set(err, 0, "%s", msg);
+    return berr_set(err, 0, "root file system from %s: %s extract failed (status %d)", image,
+                    helper, status);
 }
 
 /* The machine's /root/.ssh as a directory fd, created (0700) when missing. */

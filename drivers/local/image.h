@@ -16,8 +16,9 @@ int image_find(char **path, berr_t *err);
  * copy of the same size and time is there, and give the cached path. */
 int image_cache(const char *src, const char *cache_dir, char **cached, berr_t *err);
 
-/* Extract IMAGE into a new directory ROOTFS (built next to it, then renamed into place). */
-int image_extract(const char *image, const char *rootfs, berr_t *err);
+/* Extract IMAGE into a new directory ROOTFS (built next to it, then renamed into place), in
+ * a `berth-local extract` process: HELPER is its path. */
+int image_extract(const char *helper, const char *image, const char *rootfs, berr_t *err);
 
 /* Add the public keys MACHINE_DIR/id_*.pub that are missing from ROOTFS's
  * /root/.ssh/authorized_keys; the file is written without following links out of ROOTFS. */

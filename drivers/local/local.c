@@ -699,7 +699,8 @@ static int local_create(struct berth_machine *m, berr_t *err)
         return berr_prefix(err, "driver local");
     free(c->image);
     c->image = image;
-    if (image_extract(image, rootfs, err) < 0)
+    _cleanup_free_ char *helper = NULL;
+    if (find_helper(&helper, err) < 0 || image_extract(helper, image, rootfs, err) < 0)
         return berr_prefix(err, "driver local");
     set_ssh_identity(m);
     return local_start(m, err);

@@ -4,7 +4,9 @@
  * made in) and the two are relayed with splice through a pipe per direction.
  *
  * Fixed forwards (SSH, the engine) exist from start to stop. Published forwards follow the
- * TCP ports something in the machine listens on (/proc/INIT/net/tcp and tcp6): each gets
+ * TCP ports something in the machine listens on (asked of the kernel with a sock_diag
+ * netlink dump of listening sockets, made in the machine's namespace; /proc/INIT/net/tcp and
+ * tcp6 when that is not available): each gets
  * the same port on the host when it is free, another one otherwise, and goes away with its
  * listener. They are listed in local/forwards.json. */
 #ifndef BERTH_LOCAL_FORWARD_H

@@ -27,6 +27,7 @@
 #include "drivers/local/cgroup.h"
 #include "drivers/local/run.h"
 #include "drivers/local/supervisor/boot.h"
+#include "drivers/local/supervisor/extract.h"
 #include "drivers/local/supervisor/forward.h"
 #include "drivers/local/supervisor/slog.h"
 
@@ -366,8 +367,18 @@ out:
 
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "extract") == 0) {
+        berr_t err = NULL;
+        if (rootfs_extract(argv[2], argv[3], &err) == 0)
+            return 0;
+        fprintf(stderr, "%s\n", berr_msg(err));
+        berr_free(&err);
+        return 1;
+    }
     if (argc != 3 || strcmp(argv[1], "supervise") != 0) {
-        fprintf(stderr, "usage: %s supervise MACHINE_DIR\n(started by berth's local driver)\n",
+        fprintf(stderr,
+                "usage: %s supervise MACHINE_DIR | extract IMAGE ROOTFS\n"
+                "(started by berth's local driver)\n",
                 argv[0]);
         return 2;
     }
