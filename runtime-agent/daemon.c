@@ -213,11 +213,14 @@ void daemon_counts(struct daemon *d, struct engine_counts *out)
 
 void daemon_free(struct daemon *d)
 {
+    struct engine_counts counts = {0};
+    if (d->nets.root)
+        daemon_counts(d, &counts);
     containers_close(&d->containers);
     if (d->dns)
         dns_server_stop(d->dns);
     free(d->containers.netns_dir);
-    net_store_close(&d->nets);
+    net_store_close(&d->nets, counts.running + counts.paused == 0);
     vol_store_close(d->volumes);
     if (d->images)
         image_store_close(d->images);

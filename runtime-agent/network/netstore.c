@@ -472,10 +472,15 @@ int net_store_open(struct net_store *s, const char *data_root, const struct net_
     return 0;
 }
 
-void net_store_close(struct net_store *s)
+void net_store_close(struct net_store *s, bool teardown)
 {
     if (s->root == NULL)
         return;
+    berr_t e = NULL;
+    if (teardown && nft_teardown(&e) < 0) {
+        log_warn("packet filtering: %s", berr_msg(e));
+        berr_free(&e);
+    }
     for (size_t i = 0; i < s->n; i++)
         network_free(s->items[i]);
     free(s->items);

@@ -79,8 +79,10 @@ struct net_store {
 int net_store_open(struct net_store *s, const char *data_root, const struct net_options *opts,
                    berr_t *err);
 
-/* Delete berthd's rules and its bridges' state in memory (bridges stay, as Docker's do). */
-void net_store_close(struct net_store *s);
+/* Free the store. With TEARDOWN (no container runs any more) berthd's nftables tables go
+ * too; otherwise they stay for the containers that outlive berthd. Bridges stay, as
+ * Docker's do. */
+void net_store_close(struct net_store *s, bool teardown);
 
 /* Look a network up by full id, unique id prefix or name, for reading its fields: the
  * network stays valid until net_store_close or its removal, which only the API does, never
