@@ -224,6 +224,8 @@ out:
 
 int cmd_run(struct cli *cli, int argc, char **argv)
 {
+    _cleanup_free_ char *ename = NULL;
+    _cleanup_free_ char *cpath = NULL;
     enum { O_RM = 256, O_NAME, O_ENTRYPOINT, O_NET, O_RESTART, O_PIDS, O_LABEL, O_PRIV };
     static const struct option opts[] = {{"detach", no_argument, NULL, 'd'},
                                          {"interactive", no_argument, NULL, 'i'},
@@ -359,9 +361,8 @@ int cmd_run(struct cli *cli, int argc, char **argv)
     json_object_set_new(host, "AutoRemove", json_boolean(rm));
     json_object_set(cfg, "HostConfig", host);
 
-    _cleanup_free_ char *ename = name ? cli_query_escape(name) : NULL;
-    _cleanup_free_ char *cpath =
-        ename ? xasprintf("/containers/create?name=%s", ename) : xstrdup("/containers/create");
+    ename = name ? cli_query_escape(name) : NULL;
+    cpath = ename ? xasprintf("/containers/create?name=%s", ename) : xstrdup("/containers/create");
     if (cli_json(cli, "POST", cpath, cfg, &created, &err) < 0) {
         if (strstr(berr_msg(err), "No such image") != NULL)
             fprintf(stderr, "Unable to find image '%s' locally\n", image);
@@ -475,6 +476,10 @@ int cmd_start(struct cli *cli, int argc, char **argv)
 
 int cmd_exec(struct cli *cli, int argc, char **argv)
 {
+    _cleanup_free_ char *cpath = NULL;
+    _cleanup_free_ char *spath = NULL;
+    _cleanup_free_ char *rpath = NULL;
+    _cleanup_free_ char *ipath = NULL;
     static const struct option opts[] = {{"detach", no_argument, NULL, 'd'},
                                          {"interactive", no_argument, NULL, 'i'},
                                          {"tty", no_argument, NULL, 't'},
@@ -534,7 +539,7 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
     json_object_set_new(body, "AttachStderr", json_boolean(!detach));
     json_object_set_new(body, "Tty", json_boolean(tty));
     json_object_set_new(body, "Detach", json_boolean(detach));
-    _cleanup_free_ char *cpath = xasprintf("/containers/%s/exec", argv[optind]);
+    cpath = xasprintf("/containers/%s/exec", argv[optind]);
     if (cli_json(cli, "POST", cpath, body, &created, &err) < 0)
         goto fail;
     const char *id = json_string_value(json_object_get(created, "Id"));
@@ -542,7 +547,7 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
         berr_set(&err, 0, "exec: the daemon's answer has no Id");
         goto fail;
     }
-    _cleanup_free_ char *spath = xasprintf("/exec/%s/start", id);
+    spath = xasprintf("/exec/%s/start", id);
     json_t *start = json_pack("{s:b, s:b}", "Detach", detach, "Tty", tty);
     if (detach) {
         int st = cli_json(cli, "POST", spath, start, NULL, &err);
@@ -556,11 +561,11 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
     json_decref(start);
     if (st < 0)
         goto fail;
-    _cleanup_free_ char *rpath = xasprintf("/exec/%s/resize", id);
+    rpath = xasprintf("/exec/%s/resize", id);
     struct session s = {cli, rpath, tty, in};
     if (pump(&s, &h, &err) < 0)
         goto fail;
-    _cleanup_free_ char *ipath = xasprintf("/exec/%s/json", id);
+    ipath = xasprintf("/exec/%s/json", id);
     if (cli_json(cli, "GET", ipath, NULL, &info, &err) < 0)
         goto fail;
     rc = (int)json_integer_value(json_object_get(info, "ExitCode"));

@@ -80,6 +80,7 @@ int cp_mkdirs(int root, const char *path)
     if (fd >= 0 || errno != ENOENT)
         return fd;
     _cleanup_free_ char *copy = split(path, &parent, &base);
+    (void)copy; /* only held to be freed */
     if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
         errno = ENOENT;
         return -1;
@@ -102,6 +103,7 @@ int cp_create_dest(int root, const char *path, bool dir)
     if (fd >= 0 || errno != ENOENT)
         return fd;
     _cleanup_free_ char *copy = split(path, &parent, &base);
+    (void)copy; /* only held to be freed */
     _cleanup_close_ int pfd = cp_mkdirs(root, parent);
     if (pfd < 0)
         return -1;
@@ -253,6 +255,7 @@ static int lstat_in(int root, const char *path, struct stat *st)
         return fd < 0 ? -1 : fstat(fd, st);
     }
     _cleanup_free_ char *copy = split(path, &parent, &base);
+    (void)copy; /* only held to be freed */
     _cleanup_close_ int pfd = cp_openat(root, parent, O_PATH | O_DIRECTORY);
     if (pfd < 0)
         return -1;

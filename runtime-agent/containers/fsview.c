@@ -162,6 +162,7 @@ static char *overlay_data(struct containers *cs, struct container *c, berr_t *er
 static struct view_mount *mount_new(struct containers *cs, struct container *c, bool volumes,
                                     berr_t *err)
 {
+    _cleanup_free_ char *dir = NULL;
     struct view_mount *m = xcalloc(1, sizeof(*m));
 
     m->ready[0] = m->ready[1] = m->hold[0] = m->hold[1] = m->root = -1;
@@ -169,7 +170,7 @@ static struct view_mount *mount_new(struct containers *cs, struct container *c, 
     if (m->data == NULL)
         goto fail;
     m->binds = volumes ? mounts_view_binds(cs, c->mounts) : json_array();
-    _cleanup_free_ char *dir = path_join(c->bundle, "view");
+    dir = path_join(c->bundle, "view");
     if (mkdir_p(dir, 0700, err) < 0)
         goto fail;
     m->target = steal_pointer(&dir);
