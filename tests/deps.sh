@@ -5,7 +5,7 @@ set -euo pipefail
 purpose=${1:-build}
 # `make` also builds the local driver's machine image (drivers/local/mkimage.sh) from these:
 # static busybox, dropbear, OpenSSH's sftp-server and scp; its tests use the OpenSSH client.
-local_pkgs="busybox-static dropbear-bin openssh-sftp-server openssh-client"
+local_pkgs="busybox-static dropbear-bin openssh-sftp-server openssh-client nftables"
 # berthd-static (the berthd installed on machines) links every library statically; Debian's
 # libarchive-dev pulls none of the static archives it needs.
 static_pkgs="nettle-dev libacl1-dev libzstd-dev liblz4-dev libbz2-dev liblzma-dev zlib1g-dev

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the local driver's machine image OUT (a gzipped tar of a root file system):
 # Debian's static busybox with its applets, dropbear as the SSH server (with OpenSSH's
-# sftp-server for SFTP and its scp for the legacy protocol), the shared libraries those
+# sftp-server for SFTP and its scp for the legacy protocol), nft(8) (berthd-static's packet
+# filtering: it cannot link libnftables, see docs/dependencies.md), the shared libraries those
 # need (found with ldd), and the files under drivers/local/rootfs (busybox init, rcS/rcK,
 # passwd/group/shadow for root). See drivers/local/README.md for why dropbear.
 set -euo pipefail
@@ -9,14 +10,15 @@ out=${1:?usage: mkimage.sh OUT.tar.gz}
 here=$(cd "$(dirname "$0")" && pwd)
 
 busybox=/bin/busybox
-dynamic=(/usr/sbin/dropbear /usr/bin/dropbearkey /usr/lib/openssh/sftp-server /usr/bin/scp)
+dynamic=(/usr/sbin/dropbear /usr/bin/dropbearkey /usr/lib/openssh/sftp-server /usr/bin/scp
+    /usr/sbin/nft)
 missing=()
 for f in "$busybox" "${dynamic[@]}"; do
     [ -x "$f" ] || missing+=("$f")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "mkimage: missing ${missing[*]}: install busybox-static dropbear-bin" \
-        "openssh-sftp-server openssh-client (as root: tests/deps.sh local)" >&2
+        "openssh-sftp-server openssh-client nftables (as root: tests/deps.sh local)" >&2
     exit 1
 fi
 if ldd "$busybox" >/dev/null 2>&1; then
@@ -42,6 +44,7 @@ install -m 0755 /usr/sbin/dropbear "$root/usr/sbin/dropbear"
 install -m 0755 /usr/bin/dropbearkey "$root/usr/bin/dropbearkey"
 install -m 0755 /usr/lib/openssh/sftp-server "$root/usr/lib/sftp-server"
 install -m 0755 /usr/bin/scp "$root/usr/bin/scp"
+install -m 0755 /usr/sbin/nft "$root/usr/sbin/nft"
 
 # Each library at the path ldd resolved it to (the loader's own path included), so the
 # default search path finds it without an ld.so.cache.

@@ -105,10 +105,15 @@ static bool passes(const json_t *filters, const json_t *s)
         const json_t *vals = json_object_get(filters, filter_keys[k]);
         size_t i;
         json_t *v;
+        /* dockerd: every label filter must match; any value of the other keys may */
+        bool all = strcmp(filter_keys[k], "label") == 0;
         bool any = vals == NULL;
         json_array_foreach(vals, i, v)
         {
-            any = any || filter_match(k, json_string_value(v), s);
+            bool m = filter_match(k, json_string_value(v), s);
+            if (all && !m)
+                return false;
+            any = any || m;
         }
         if (!any)
             return false;
