@@ -2,6 +2,14 @@
 # temp dir ($T) that is removed, with every process started via bg, on exit.
 set -euo pipefail
 
+# A test that sets OWN_NETNS=1 before sourcing this runs in a network and mount namespace of
+# its own (re-executed under unshare): the berthd it starts makes its bridge, nftables rules,
+# veths and published ports there, never on the host's network.
+if [ -n "${OWN_NETNS:-}" ] && [ -z "${BERTH_TEST_NETNS:-}" ]; then
+    exec unshare --net --mount -- env BERTH_TEST_NETNS=1 bash "$0" "$@"
+fi
+[ -z "${BERTH_TEST_NETNS:-}" ] || ip link set lo up
+
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BERTH="$TOP/build/bin/berth"
 BERTHD="$TOP/build/bin/berthd"

@@ -4,16 +4,13 @@
 # CLIENT_PID is a second namespace ("another host"), linked to the test's by a veth pair:
 # the test's side is 10.123.0.1/24 (vhost), the client's 10.123.0.2/24 (vcli); `cli CMD`
 # runs CMD there.
-if [ -z "${BERTH_TEST_NETNS:-}" ]; then
-    exec unshare --net --mount -- env BERTH_TEST_NETNS=1 bash "$0" "$@"
-fi
+OWN_NETNS=1
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/berthd_env.sh"
 
 for tool in ip nft nsenter curl; do
     command -v $tool >/dev/null || fail "$tool is missing (see tests/deps.sh check)"
 done
-ip link set lo up
 
 bg unshare --net -- sleep 100000
 CLIENT_PID=$BG_PID

@@ -2,6 +2,7 @@
 # berthd's API server end to end: the docker CLI and curl over the unix socket,
 # mutual TLS over tcp, the refusal of unprotected tcp, and the limits that keep
 # one bad client (slow, oversized) from hurting the others.
+OWN_NETNS=1 # berthd makes its bridge and rules: not on the host
 source "$(dirname "$0")/lib.sh"
 
 export DOCKER_CONFIG=$T/dockercfg

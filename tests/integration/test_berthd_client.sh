@@ -5,6 +5,7 @@
 # stop, start, rm, inspect, tag, rmi, save/load, docker's error messages and exit codes; a
 # few outputs compared with the docker CLI's; a wrong CA fails and never falls back to
 # plaintext. Needs root, busybox-static, tmux and the docker CLI.
+OWN_NETNS=1 # berthd makes its bridge and rules: not on the host
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/berthd_env.sh"
 

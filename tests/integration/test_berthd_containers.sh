@@ -6,6 +6,7 @@
 # rename, wait, kill -s, --read-only, --cap-drop, --privileged, seccomp, log rotation. At the
 # end no container, shim, mount or cgroup of the test is left. Needs root, busybox-static,
 # tmux and the docker CLI.
+OWN_NETNS=1 # berthd makes its bridge and rules: not on the host
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/berthd_env.sh"
 

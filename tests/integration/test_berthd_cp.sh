@@ -7,6 +7,7 @@
 # "../../.." or at host paths (and hostile tar entries) never make cp read or write a host
 # file; berthd SIGKILLed in the middle of a cp leaves no mount behind and a consistent volume
 # list. Needs root, busybox-static and the docker CLI.
+OWN_NETNS=1 # berthd makes its bridge and rules: not on the host
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/berthd_env.sh"
 source "$(dirname "$0")/berthd_kill.sh"

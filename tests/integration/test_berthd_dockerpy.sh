@@ -5,6 +5,7 @@
 # lists), get, attrs, logs (all, stream, tail), exec_run (output, exit code, demux,
 # environment, working directory), stop, wait, restart, rename, remove(force=True), and the
 # errors for what is missing. Needs root, busybox-static and python3 with docker-py.
+OWN_NETNS=1 # berthd makes its bridge and rules: not on the host
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/berthd_env.sh"
 

@@ -5,6 +5,7 @@
 # codes (5, 127), stdin, a real TTY, -e/-w/-u, detached execs, exec inspect, and the refusals
 # for stopped containers. Needs root (containers), /bin/busybox (busybox-static), python3
 # with docker-py, and script(1) for the TTY case.
+OWN_NETNS=1 # berthd makes its bridge and rules: not on the host
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/berthd_env.sh"
 export DOCKER_HOST=unix://$SOCK

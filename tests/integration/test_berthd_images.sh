@@ -2,6 +2,7 @@
 # berthd's image endpoints end to end with the docker CLI, docker-py and curl: import (with
 # --change), images and its filters, inspect, history, tag, save, rmi, load, prune, and the
 # answers for what is missing or not supported (pull).
+OWN_NETNS=1 # berthd makes its bridge and rules: not on the host
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/berthd_env.sh"
 export DOCKER_HOST=unix://$SOCK

@@ -7,6 +7,7 @@
 # `docker wait` started after the restart; stop, kill, exec, attach and rm work on the
 # adopted containers. Then a clean SIGTERM stop leaves the containers running, and a third
 # berthd adopts them again. Needs root, busybox-static and the docker CLI.
+OWN_NETNS=1 # berthd makes its bridge and rules: not on the host
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/berthd_env.sh"
 

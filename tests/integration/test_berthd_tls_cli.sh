@@ -5,6 +5,7 @@
 # logs, exec, stop, start, attach, start -a, inspect, save/load, rmi, rm -f (cli_core_flow),
 # plus docker-py over the same TLS. Clients without a good certificate get nothing. Needs
 # root, busybox-static, tmux, the docker CLI and python3 with docker-py.
+OWN_NETNS=1 # berthd makes its bridge and rules: not on the host
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/berthd_env.sh"
 

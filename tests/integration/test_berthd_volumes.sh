@@ -9,6 +9,7 @@
 # berthd SIGKILLed during volume create, volume rm and container removal leaves a consistent
 # volume list with no half-made or half-removed volume. Needs root, busybox-static and the
 # docker CLI.
+OWN_NETNS=1 # berthd makes its bridge and rules: not on the host
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/berthd_env.sh"
 source "$(dirname "$0")/berthd_kill.sh"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # berth's certificates are real: they verify with openssl, carry the right
 # SANs, and the docker CLI completes mutual TLS with berthd serving them.
+OWN_NETNS=1 # berthd makes its bridge and rules: not on the host
 source "$(dirname "$0")/lib.sh"
 export DOCKER_CONFIG=$T/dockercfg
 
