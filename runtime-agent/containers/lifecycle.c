@@ -897,6 +897,7 @@ int containers_open(struct containers *cs, const char *data_root, const char *ex
     }
     free(alive);
     ctr_list_free(&cs->store, all, n);
+    netattach_sweep(cs);
     return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -985,6 +986,61 @@ void netattach_restore(struct containers *cs, struct container *c, bool running)
         log_warn("%s", berr_msg(e));
         berr_free(&e);
     }
+}
+
+/* Whether some running container owns host interface NAME or namespace file ID. */
+static bool owned(struct container **all, size_t n, const char *hostif, const char *id)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct container *c = all[i];
+        const char *key;
+        json_t *ep;
+        if (c->status != CTR_RUNNING && c->status != CTR_PAUSED)
+            continue;
+        if (id && strcmp(c->id, id) == 0)
+            return true;
+        json_object_foreach(c->endpoints, key, ep)
+        {
+            const char *h = jstr(json_object_get(ep, PRIV), "HostIf");
+            if (hostif && h && strcmp(h, hostif) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+void netattach_sweep(struct containers *cs)
+{
+    struct container **all;
+    size_t n, nn = 0;
+    char **names = NULL;
+    berr_t e = NULL;
+
+    ctr_list(&cs->store, &all, &n);
+    pthread_mutex_lock(&cs->store.lock);
+    if (nl_links_with_prefix("vb", &names, &nn, &e) == 0) {
+        for (size_t i = 0; i < nn; i++) {
+            if (strlen(names[i]) == 13 && !owned(all, n, names[i], NULL)) {
+                log_info("removing interface %s: no running container owns it", names[i]);
+                nl_link_delete(names[i], NULL);
+            }
+        }
+        nl_names_free(names);
+    }
+    berr_free(&e);
+    DIR *d = opendir(cs->netns_dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        if (strlen(de->d_name) != 64 || owned(all, n, NULL, de->d_name))
+            continue;
+        _cleanup_free_ char *p = path_join(cs->netns_dir, de->d_name);
+        log_info("removing network namespace %s: its container does not run", p);
+        netns_delete(p, NULL);
+    }
+    if (d)
+        closedir(d);
+    pthread_mutex_unlock(&cs->store.lock);
+    ctr_list_free(&cs->store, all, n);
 }
 
 /* Rules and hosts of container X, which links to something that (re)started. */

@@ -46,6 +46,11 @@ void netattach_down(struct containers *cs, struct container *c);
  * DNS server back; anything left of one that is not running is removed. */
 void netattach_restore(struct containers *cs, struct container *c, bool running);
 
+/* After the restore of every container: veths ("vb...") and namespaces under
+ * EXEC_ROOT/netns that belong to no running container (a berthd killed halfway through a
+ * start) are removed. */
+void netattach_sweep(struct containers *cs);
+
 /* Once C runs (again): containers linking to it get its new address in their /etc/hosts
  * (and their --icc=false rules). Takes the store lock. */
 void netattach_links_refresh(struct containers *cs, struct container *c);

@@ -154,7 +154,10 @@ expect_fail dk run --rm --link nosuch:x bb true
 
 # --- berthd restarts: addresses, names and DNS stay -----------------------------------------
 stop_berthd
+# what a berthd killed halfway through a start could leave: swept at the next start
+ip link add vb0123456789a type veth peer name vb0123456789b
 start_berthd
+ip link show vb0123456789a >/dev/null 2>&1 && fail "a stray veth survived berthd's start"
 assert_eq "$(ip_of web1)" "$ip1" "web1 keeps its address over a berthd restart"
 out=$(dk run --rm --network appnet bb timeout 5 wget -qO- http://database/) || fail "DNS after berthd restart"
 id=$(dk run -d bb sleep 1000)
