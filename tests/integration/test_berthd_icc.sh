@@ -19,7 +19,7 @@ out=$(dk exec web timeout 5 wget -qO- http://webdb:27017/) || fail "the linked, 
 assert_eq "$out" "db-exposed" "web reaches db's exposed port through the link"
 dk exec web timeout 3 wget -qO- "http://$dbip:5000/" >/dev/null 2>&1 &&
     fail "web reached db's port 5000, which db does not expose"
-dk run --rm bb sh -c "timeout 3 wget -qO- http://$dbip:27017/" >/dev/null 2>&1 &&
+dk run --rm bb sh -c "timeout 3 wget -qO- http://$dbip:27017/; exit \$?" >/dev/null 2>&1 &&
     fail "an unlinked container reached db"
 # the host itself still reaches the containers (icc is about container to container)
 assert_eq "$(curl -s --max-time 5 "http://$dbip:27017/")" "db-exposed" "host to container"

@@ -6,7 +6,8 @@
 # DNS server, connect/disconnect (also before start), --ip/--mac-address/--dns/--add-host,
 # --link with Docker's variables and /etc/hosts (updated when the linked container restarts),
 # network ls/inspect/rm/prune, and that a restart of berthd keeps containers' addresses.
-# (PID 1 of a container ignores signals it has no handler for: `timeout` runs under sh.)
+# (PID 1 of a container ignores signals it has no handler for: `timeout` runs under sh, and
+# not as its last command, which ash would exec in its place.)
 source "$(dirname "$0")/netns_env.sh"
 
 start_berthd
@@ -37,16 +38,16 @@ wait_for 10 "web1 to serve" curl -sf "http://$ip1/"
 assert_eq "$(curl -s --max-time 5 http://127.0.0.1:8080/)" "hello from web1" "published, loopback"
 assert_eq "$(curl -s --max-time 5 http://10.123.0.1:8080/)" "hello from web1" "published, host address"
 assert_eq "$(cli curl -s --max-time 5 http://10.123.0.1:8080/)" "hello from web1" "published, from another host"
-out=$(dk run --rm bb sh -c "timeout 5 wget -qO- http://172.17.0.1:8080/") || fail "published, from a container"
+out=$(dk run --rm bb sh -c "timeout 5 wget -qO- http://172.17.0.1:8080/; exit \$?") || fail "published, from a container"
 assert_eq "$out" "hello from web1" "published, from a container"
 # container to container on the bridge, and outbound through NAT to "another host"
-out=$(dk run --rm bb sh -c "timeout 5 wget -qO- http://$ip1/") || fail "container to container"
+out=$(dk run --rm bb sh -c "timeout 5 wget -qO- http://$ip1/; exit \$?") || fail "container to container"
 assert_eq "$out" "hello from web1" "container to container"
 mkdir -p "$T/cliwww"
 echo "outside" >"$T/cliwww/index.html"
 bg nsenter -t "$CLIENT_PID" -n -- busybox httpd -f -p 9000 -h "$T/cliwww"
 wait_for 10 "the client's server" cli curl -sf http://10.123.0.2:9000/
-out=$(dk run --rm bb sh -c "timeout 5 wget -qO- http://10.123.0.2:9000/") || fail "outbound NAT"
+out=$(dk run --rm bb sh -c "timeout 5 wget -qO- http://10.123.0.2:9000/; exit \$?") || fail "outbound NAT"
 assert_eq "$out" "outside" "outbound through NAT"
 nft list table ip berth | grep masquerade >/dev/null || fail "no masquerade rule: $(nft list ruleset)"
 # -P and docker port
@@ -106,7 +107,7 @@ case "$db1ip" in 10.200.0.*) ;; *) fail "db1 address on appnet: $db1ip" ;; esac
 out=$(dk run --rm --network appnet --ip 10.200.0.50 bb ip -4 -o addr show eth0) || fail "--ip"
 assert_contains "$out" "10.200.0.50/24" "--ip"
 # the default bridge cannot resolve names and cannot reach another network
-expect_fail dk run --rm bb sh -c "timeout 3 wget -qO- http://$db1ip/"
+expect_fail dk run --rm bb sh -c "timeout 3 wget -qO- http://$db1ip/; exit \$?"
 # network inspect lists the running containers
 out=$(dk network inspect -f '{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}' appnet)
 assert_eq "$out" "db1 $db1ip/24" "network inspect Containers"
