@@ -593,7 +593,7 @@ static bool wait_done(const struct container *c, enum ctr_wait_cond cond, unsign
     case WAIT_NEXT_EXIT:
         return c->removed || c->exits != ticket;
     case WAIT_REMOVED:
-        return c->removed;
+        return c->remove_done;
     }
     return true;
 }
@@ -819,6 +819,11 @@ int ctr_remove(struct containers *cs, struct container *c, bool force, bool volu
     int ret = rm_rf(c->dir, err);
     if (volumes)
         mounts_remove_anonymous(cs, c);
+    /* `docker run --rm` returns when this wakes it: with the volumes already gone */
+    pthread_mutex_lock(&cs->store.lock);
+    c->remove_done = true;
+    pthread_cond_broadcast(&cs->store.changed);
+    pthread_mutex_unlock(&cs->store.lock);
     pthread_mutex_unlock(&c->op);
     return ret;
 }

@@ -56,6 +56,7 @@ struct container {
     int restart_count;
     bool stop_requested; /* `docker stop`: no restart, unless-stopped stays down */
     bool removed;
+    bool remove_done;    /* files and anonymous volumes are gone too (wait?condition=removed) */
     bool monitored;      /* a monitor thread watches the shim */
     unsigned long exits; /* counts exits, for wait?condition=next-exit */
     unsigned long starts; /* counts starts, for attachers that arrive before start */
