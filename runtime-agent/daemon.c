@@ -211,6 +211,11 @@ void daemon_counts(struct daemon *d, struct engine_counts *out)
     ctr_list_free(&d->containers.store, v, n);
 }
 
+void daemon_shutdown(struct daemon *d)
+{
+    containers_shutdown(&d->containers);
+}
+
 void daemon_free(struct daemon *d)
 {
     struct engine_counts counts = {0};

@@ -48,6 +48,11 @@ void daemon_add_warning(struct daemon *d, const char *fmt, ...)
 /* Current object counts. */
 void daemon_counts(struct daemon *d, struct engine_counts *out);
 
+/* The daemon is stopping: wake the API handlers that wait for a container's state (they
+ * return at once from then on). Before the HTTP server ends its connections. */
+void daemon_shutdown(struct daemon *d);
+
+/* Stop the daemon's threads and free it; no API handler may run any more. */
 void daemon_free(struct daemon *d);
 
 /* The volume store. */

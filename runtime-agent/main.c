@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "berth/util.h"
 #include "runtime-agent/api/api.h"
@@ -111,6 +112,21 @@ static int start(struct runtime *rt, berr_t *err)
 
 static void stop(struct runtime *rt)
 {
+    berr_t err = NULL;
+
+    /* First wake the handlers blocked on the daemon's state (docker wait, an attach waiting
+     * for the start, a stop's grace period), then end every connection: what handlers use
+     * may only be freed once no connection thread is left. */
+    if (rt->daemon_ready)
+        daemon_shutdown(&rt->daemon);
+    if (rt->server != NULL && http_server_stop(rt->server, &err) < 0) {
+        /* Freeing under the busy threads, or returning from main while they run, could
+         * crash: leave at once, cleaning up nothing. The containers keep running. */
+        log_error("%s: exiting without cleaning up", berr_msg(err));
+        if (rt->pidfile_written)
+            pidfile_remove(rt->cfg.pidfile);
+        _exit(1);
+    }
     http_server_free(rt->server);
     router_free(rt->router);
     SSL_CTX_free(rt->tls);

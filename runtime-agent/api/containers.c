@@ -321,8 +321,10 @@ static int h_wait(struct http_request *req, struct http_response *resp, berr_t *
         put(req, c);
         return -1;
     }
-    ctr_wait(cs, c, wc, ticket, &code);
+    int rc = ctr_wait(cs, c, wc, ticket, &code, err);
     put(req, c);
+    if (rc < 0)
+        return -1; /* berthd stops: the stream ends unfinished, the client sees no code */
     return http_chunk_json(resp, json_pack("{s:i,s:n}", "StatusCode", code, "Error"), err);
 }
 
@@ -375,9 +377,11 @@ static void *stdin_pump(void *arg)
         berr_free(&e);
         if (n > 0 && send_frame(r->shim, 0, buf, (size_t)n) == 0)
             continue;
-        if (n == 0)
+        /* An end that berthd's shutdown caused is not the client's: the container keeps its
+         * stdin (pump_output sees the connection hang up by itself). */
+        if (n == 0 && !conn_aborted(r->conn))
             send_frame(r->shim, 0, NULL, 0);
-        else
+        else if (n != 0)
             shutdown(r->shim, SHUT_RD); /* the client is gone: stop the output side too */
         return NULL;
     }
@@ -398,14 +402,34 @@ static int read_full(int fd, void *buf, size_t len)
     return 0;
 }
 
-/* Container output -> client until the shim closes the socket. */
+/* Wait for the shim's next frame; false when the client's connection hung up meanwhile (it
+ * closed it, or berthd's shutdown aborted it): a quiet container must not keep us here. */
+static bool output_ready(struct conn *conn, int shim)
+{
+    /* No events asked of the connection: input and a half-close (stdin's end) do not count. */
+    struct pollfd p[2] = {{.fd = shim, .events = POLLIN}, {.fd = conn_fd(conn), .events = 0}};
+
+    for (;;) {
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return false;
+        }
+        if (p[0].revents != 0)
+            return true;
+        if (p[1].revents & (POLLHUP | POLLERR | POLLNVAL))
+            return false;
+    }
+}
+
+/* Container output -> client until the shim closes the socket or the client hangs up. */
 static void pump_output(struct conn *conn, int shim, bool tty, bool want_out, bool want_err)
 {
     unsigned char h[8];
     char *buf = NULL;
     size_t cap = 0;
 
-    while (read_full(shim, h, 8) == 0) {
+    while (output_ready(conn, shim) && read_full(shim, h, 8) == 0) {
         size_t len = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
         if (len > cap) {
             char *nb = realloc(buf, len);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -101,6 +102,19 @@ static bool restart_cancelled(struct containers *cs, struct container *c)
     return cancel;
 }
 
+/* Sleep DELAY_MS before a restart, or less when the daemon shuts down. */
+static void backoff(struct containers *cs, long delay_ms)
+{
+    struct timespec ts;
+
+    deadline_in(&ts, delay_ms);
+    pthread_mutex_lock(&cs->store.lock);
+    while (!cs->shutting_down)
+        if (pthread_cond_timedwait(&cs->store.changed, &cs->store.lock, &ts) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&cs->store.lock);
+}
+
 /* After an exit: restart per policy (with Docker's doubling back-off) or auto-remove. */
 static void after_exit(struct containers *cs, struct container *c)
 {
@@ -120,8 +134,7 @@ static void after_exit(struct containers *cs, struct container *c)
         pthread_mutex_unlock(&cs->store.lock);
         if (!restart)
             break;
-        struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
+        backoff(cs, delay_ms);
         if (restart_cancelled(cs, c))
             break;
         if (start_locked(cs, c, NULL, NULL) == 0)
@@ -136,27 +149,38 @@ static void after_exit(struct containers *cs, struct container *c)
         ctr_remove(cs, c, true, true, NULL);
 }
 
+/* Wait for the shim's exit, or for containers_close (then the container runs on and the next
+ * berthd picks it up). Counted in cs->monitors, so that containers_close can wait for the
+ * end of every monitor before it frees what they use. */
 static void *monitor_main(void *arg)
 {
     struct monitor *m = arg;
     struct containers *cs = m->cs;
     struct container *c = m->c;
     int pfd = (int)syscall(SYS_pidfd_open, m->shim, 0);
+    bool exited = true;
 
     if (pfd >= 0) {
-        struct pollfd p = {.fd = pfd, .events = POLLIN};
-        while (poll(&p, 1, -1) < 0 && errno == EINTR)
+        struct pollfd p[2] = {{.fd = pfd, .events = POLLIN}, {.fd = cs->stop_fd, .events = POLLIN}};
+        while (poll(p, 2, -1) < 0 && errno == EINTR)
             ;
+        exited = p[0].revents != 0;
         close(pfd);
     }
-    pthread_mutex_lock(&cs->store.lock);
-    c->monitored = false;
-    if (c->status == CTR_RUNNING || c->status == CTR_PAUSED)
-        record_exit(cs, c);
-    pthread_mutex_unlock(&cs->store.lock);
-    after_exit(cs, c);
+    if (exited) {
+        pthread_mutex_lock(&cs->store.lock);
+        c->monitored = false;
+        if (c->status == CTR_RUNNING || c->status == CTR_PAUSED)
+            record_exit(cs, c);
+        pthread_mutex_unlock(&cs->store.lock);
+        after_exit(cs, c);
+    }
     ctr_put(&cs->store, c);
     free(m);
+    pthread_mutex_lock(&cs->store.lock);
+    if (--cs->monitors == 0)
+        pthread_cond_broadcast(&cs->store.changed);
+    pthread_mutex_unlock(&cs->store.lock);
     return NULL;
 }
 
@@ -172,11 +196,13 @@ static void monitor_start(struct containers *cs, struct container *c)
     m->shim = c->shim_pid;
     c->refs++;
     c->monitored = true;
+    cs->monitors++;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (pthread_create(&t, &attr, monitor_main, m) != 0) {
         c->refs--;
         c->monitored = false;
+        cs->monitors--;
         free(m);
     }
     pthread_attr_destroy(&attr);
@@ -455,16 +481,18 @@ static bool is_running(const struct container *c)
     return c->status == CTR_RUNNING || c->status == CTR_PAUSED;
 }
 
-/* Wait until C is not running or TIMEOUT_MS passed; true when it stopped. Lock held. */
-static bool wait_stopped(struct containers *cs, struct container *c, long timeout_ms)
+/* Wait until C is not running or TIMEOUT_MS passed (with UNTIL_SHUTDOWN: or the daemon
+ * shuts down); true when it stopped. Lock held. */
+static bool wait_stopped(struct containers *cs, struct container *c, long timeout_ms,
+                         bool until_shutdown)
 {
     struct timespec ts;
     deadline_in(&ts, timeout_ms);
-    while (is_running(c)) {
+    while (is_running(c) && !(until_shutdown && cs->shutting_down)) {
         if (pthread_cond_timedwait(&cs->store.changed, &cs->store.lock, &ts) == ETIMEDOUT)
-            return !is_running(c);
+            break;
     }
-    return true;
+    return !is_running(c);
 }
 
 static int stop_signal(const struct container *c)
@@ -509,11 +537,16 @@ int ctr_stop(struct containers *cs, struct container *c, int timeout, berr_t *er
     if (runtime_kill(c->bundle, stop_signal(c), err) < 0)
         berr_free(err); /* it may have exited meanwhile; SIGKILL below settles it */
     pthread_mutex_lock(&cs->store.lock);
-    if (!wait_stopped(cs, c, (long)timeout * 1000)) {
+    /* At the daemon's shutdown the grace period ends early, without the SIGKILL: the
+     * container had its stop signal, and the next berthd records its exit. */
+    bool stopped = wait_stopped(cs, c, (long)timeout * 1000, true);
+    if (!stopped && cs->shutting_down) {
+        ret = berr_set(err, ESHUTDOWN, "container %.12s: stop: berthd is shutting down", c->id);
+    } else if (!stopped) {
         pthread_mutex_unlock(&cs->store.lock);
         runtime_kill(c->bundle, SIGKILL, NULL);
         pthread_mutex_lock(&cs->store.lock);
-        if (!wait_stopped(cs, c, 30000))
+        if (!wait_stopped(cs, c, 30000, false))
             ret = berr_set(err, ETIMEDOUT, "container %.12s did not exit after SIGKILL", c->id);
     }
     pthread_mutex_unlock(&cs->store.lock);
@@ -598,14 +631,18 @@ static bool wait_done(const struct container *c, enum ctr_wait_cond cond, unsign
     return true;
 }
 
-void ctr_wait(struct containers *cs, struct container *c, enum ctr_wait_cond cond,
-              unsigned long ticket, int *code)
+int ctr_wait(struct containers *cs, struct container *c, enum ctr_wait_cond cond,
+             unsigned long ticket, int *code, berr_t *err)
 {
     pthread_mutex_lock(&cs->store.lock);
     while (!wait_done(c, cond, ticket) && !cs->shutting_down)
         pthread_cond_wait(&cs->store.changed, &cs->store.lock);
+    bool done = wait_done(c, cond, ticket);
     *code = c->exit_code;
     pthread_mutex_unlock(&cs->store.lock);
+    if (!done)
+        return berr_set(err, ESHUTDOWN, "container %.12s: wait: berthd is shutting down", c->id);
+    return 0;
 }
 
 /* ---- create and remove --------------------------------------------------------------- */
@@ -773,7 +810,7 @@ static int kill_for_removal(struct containers *cs, struct container *c, berr_t *
         runtime_pause(c->bundle, false, NULL);
     runtime_kill(c->bundle, SIGKILL, NULL);
     pthread_mutex_lock(&cs->store.lock);
-    bool stopped = wait_stopped(cs, c, 30000);
+    bool stopped = wait_stopped(cs, c, 30000, false);
     pthread_mutex_unlock(&cs->store.lock);
     if (!stopped)
         return berr_set(err, ETIMEDOUT, "container %.12s: did not exit after SIGKILL", c->id);
@@ -858,6 +895,9 @@ int containers_open(struct containers *cs, const char *data_root, const char *ex
     size_t n;
 
     cs->images = images;
+    cs->stop_fd = eventfd(0, EFD_CLOEXEC);
+    if (cs->stop_fd < 0)
+        return berr_set(err, errno, "containers: create the stop eventfd");
     if (cs->cgroup_parent == NULL)
         cs->cgroup_parent = xstrdup("berth");
     if (ctr_store_open(&cs->store, data_root, exec_root, err) < 0)
@@ -906,14 +946,41 @@ int containers_open(struct containers *cs, const char *data_root, const char *ex
     return 0;
 }
 
-void containers_close(struct containers *cs)
+void containers_shutdown(struct containers *cs)
 {
     pthread_mutex_lock(&cs->store.lock);
     cs->shutting_down = true;
     pthread_cond_broadcast(&cs->store.changed);
     pthread_mutex_unlock(&cs->store.lock);
-    /* Containers keep running: monitor threads stay blocked on their shims until the process
-     * exits, each holding a reference to its record, so only the store's own go here. */
+}
+
+void containers_close(struct containers *cs)
+{
+    containers_shutdown(cs);
+    /* Containers keep running; their monitors end (an exit they see meanwhile is recorded,
+     * without a restart) and drop their references to the records. */
+    uint64_t one = 1;
+    if (write(cs->stop_fd, &one, sizeof(one)) < 0)
+        abort(); /* an eventfd takes this write unless it is not one */
+    pthread_mutex_lock(&cs->store.lock);
+    while (cs->monitors > 0)
+        pthread_cond_wait(&cs->store.changed, &cs->store.lock);
+    pthread_mutex_unlock(&cs->store.lock);
+    close(cs->stop_fd);
+    cs->stop_fd = -1;
+    /* The port proxies live in this process: they end with it (the next berthd publishes
+     * the ports again). */
+    struct container **all;
+    size_t n;
+    ctr_list(&cs->store, &all, &n);
+    for (size_t i = 0; i < n; i++) {
+        pthread_mutex_lock(&cs->store.lock);
+        struct port_proxy *proxy = all[i]->proxy;
+        all[i]->proxy = NULL;
+        pthread_mutex_unlock(&cs->store.lock);
+        portproxy_stop(proxy);
+    }
+    ctr_list_free(&cs->store, all, n);
     ctr_store_release(&cs->store);
     free(cs->cgroup_parent);
     cs->cgroup_parent = NULL;

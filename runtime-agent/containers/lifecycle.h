@@ -26,7 +26,9 @@ struct containers {
     struct dns_server *dns;  /* the embedded DNS server, NULL when it could not start */
     char *netns_dir;         /* EXEC_ROOT/netns: containers' network namespaces */
     char *cgroup_parent;
-    bool shutting_down;
+    bool shutting_down; /* containers_shutdown was called: waits return at once */
+    int stop_fd;        /* an eventfd, readable once containers_close tells monitors to end */
+    int monitors;       /* monitor threads running */
 };
 
 /* Open the store and resume monitoring (or record the exit of) every container that was
@@ -34,7 +36,12 @@ struct containers {
 int containers_open(struct containers *cs, const char *data_root, const char *exec_root,
                     struct image_store *images, berr_t *err);
 
-/* Stop monitoring (containers keep running: they outlive berthd). */
+/* The daemon is stopping: wake whoever waits for a container's state (ctr_wait,
+ * ctr_attach_wait_start, ctr_stop's grace period); they return at once from now on. */
+void containers_shutdown(struct containers *cs);
+
+/* Shut down, end the monitor threads and free (containers keep running: they outlive
+ * berthd). No other thread may use CS any more. */
 void containers_close(struct containers *cs);
 
 /* The daemon's container subsystem. */
@@ -67,10 +74,11 @@ int ctr_pause(struct containers *cs, struct container *c, bool pause, berr_t *er
 enum ctr_wait_cond { WAIT_NOT_RUNNING, WAIT_NEXT_EXIT, WAIT_REMOVED };
 
 /* Block until COND holds; *code gets the exit code. Call ctr_wait_prepare first (before
- * answering the client) so an exit between the two is not missed. */
+ * answering the client) so an exit between the two is not missed. ESHUTDOWN when the daemon
+ * shuts down first. */
 unsigned long ctr_wait_prepare(struct containers *cs, struct container *c);
-void ctr_wait(struct containers *cs, struct container *c, enum ctr_wait_cond cond,
-              unsigned long ticket, int *code);
+int ctr_wait(struct containers *cs, struct container *c, enum ctr_wait_cond cond,
+             unsigned long ticket, int *code, berr_t *err);
 
 /* Attachers that arrive before the start (`docker run`, `docker start -a`): register before
  * answering the client, so that the start it sends next hands its early connection over.

@@ -18,6 +18,7 @@ struct conn {
     int fd;
     SSL *ssl;
     pthread_mutex_t ssl_lock;
+    bool aborted; /* read and written with __atomic builtins */
     char peer[64];
     size_t rpos, rlen;
     char rbuf[CONN_BUF_SIZE];
@@ -270,7 +271,13 @@ int conn_shutdown_write(struct conn *c, long long deadline, berr_t *err)
 
 void conn_abort(struct conn *c)
 {
+    __atomic_store_n(&c->aborted, true, __ATOMIC_SEQ_CST);
     shutdown(c->fd, SHUT_RDWR);
+}
+
+bool conn_aborted(const struct conn *c)
+{
+    return __atomic_load_n(&c->aborted, __ATOMIC_SEQ_CST);
 }
 
 void conn_free(struct conn *c)

@@ -53,8 +53,12 @@ int conn_write_all(struct conn *c, const void *buf, size_t len, long long deadli
 /* End our sending direction (TCP half-close, or TLS close_notify) while reading on. */
 int conn_shutdown_write(struct conn *c, long long deadline, berr_t *err);
 
-/* Wake any thread blocked on this connection and make further I/O fail (for shutdown). */
+/* Wake any thread blocked on this connection and make further I/O fail (for shutdown):
+ * reads see the end of the stream, writes fail, poll() reports POLLHUP. */
 void conn_abort(struct conn *c);
+
+/* Whether conn_abort ended C: an end of stream then is berthd's doing, not the client's. */
+bool conn_aborted(const struct conn *c);
 
 /* Close the socket and free everything. */
 void conn_free(struct conn *c);

@@ -1,4 +1,9 @@
-/* Listener threads, connection threads and shutdown. */
+/* Listener threads, connection threads and shutdown.
+ *
+ * Connection threads are joinable, so that stop can prove that none still runs (in a
+ * handler, or in its thread's teardown) when the caller frees what handlers use. A thread
+ * that ends joins the one that ended before it and leaves itself to be joined in turn (by
+ * the next one, or by stop), so at most one finished thread waits to be joined. */
 #include "runtime-agent/http/server.h"
 
 #include <arpa/inet.h>
@@ -45,7 +50,9 @@ struct http_server {
     pthread_mutex_t lock;
     pthread_cond_t idle;
     struct session *sessions;
-    size_t n_sessions;
+    size_t n_sessions; /* connection threads not yet ended (listed or finishing) */
+    pthread_t last;    /* the connection thread that ended last, not joined yet */
+    bool have_last;
     bool stopping;
 };
 
@@ -108,7 +115,8 @@ static void describe_peer(const struct sockaddr_storage *sa, char *out, size_t l
     }
 }
 
-static void session_remove(struct session *ss)
+/* Unlist SS (stop no longer aborts it); it still counts until session_end. */
+static void session_unlist(struct session *ss)
 {
     struct http_server *s = ss->srv;
 
@@ -119,9 +127,27 @@ static void session_remove(struct session *ss)
         s->sessions = ss->next;
     if (ss->next)
         ss->next->prev = ss->prev;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Stop counting a connection; SELF (when not NULL) is its thread, which is about to return
+ * and leaves itself to be joined. Returns (in *prev) the thread that ended before, which the
+ * caller joins. */
+static bool session_end(struct http_server *s, const pthread_t *self, pthread_t *prev)
+{
+    bool have_prev = false;
+
+    pthread_mutex_lock(&s->lock);
+    if (self != NULL) {
+        have_prev = s->have_last;
+        *prev = s->last;
+        s->last = *self;
+        s->have_last = true;
+    }
     if (--s->n_sessions == 0)
         pthread_cond_broadcast(&s->idle);
     pthread_mutex_unlock(&s->lock);
+    return have_prev;
 }
 
 /* Add a session unless the server is stopping or full. */
@@ -146,12 +172,17 @@ static bool session_add(struct session *ss)
 static void *session_main(void *arg)
 {
     struct session *ss = arg;
+    struct http_server *s = ss->srv;
+    pthread_t self = pthread_self(), prev;
 
-    http_serve_conn(&ss->srv->svc, ss->conn);
+    http_serve_conn(&s->svc, ss->conn);
     /* Unlist before closing, so stop never aborts a reused fd. */
-    session_remove(ss);
+    session_unlist(ss);
     conn_free(ss->conn);
     free(ss);
+    /* After this the server may be stopped and freed: touch nothing of it. */
+    if (session_end(s, &self, &prev))
+        pthread_join(prev, NULL);
     return NULL;
 }
 
@@ -184,14 +215,15 @@ static void start_session(struct listener *l, int fd, const struct sockaddr_stor
         return;
     }
     pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     int rc = pthread_create(&t, &attr, session_main, ss);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
         log_warn("http: connection from %s: start thread: %s", peer, strerror(rc));
-        session_remove(ss);
+        session_unlist(ss);
         conn_free(ss->conn);
         free(ss);
+        pthread_t none;
+        session_end(l->srv, NULL, &none);
     }
 }
 
@@ -242,8 +274,9 @@ int http_server_start(struct http_server *s, berr_t *err)
     return 0;
 }
 
-/* Abort every connection and wait for their threads, up to the stop timeout. */
-static void end_sessions(struct http_server *s)
+/* Abort every connection and wait for their threads, up to the stop timeout; then join
+ * the last one. -1 when some are still busy. */
+static int end_sessions(struct http_server *s, berr_t *err)
 {
     struct timespec until;
 
@@ -255,19 +288,28 @@ static void end_sessions(struct http_server *s)
     while (s->n_sessions > 0)
         if (pthread_cond_timedwait(&s->idle, &s->lock, &until) == ETIMEDOUT)
             break;
-    if (s->n_sessions > 0)
-        log_warn("http: %zu connection(s) still busy at shutdown", s->n_sessions);
+    size_t busy = s->n_sessions;
+    bool join = busy == 0 && s->have_last;
+    s->have_last = false;
     pthread_mutex_unlock(&s->lock);
+    if (busy > 0)
+        return berr_set(err, 0, "http server: %zu connection(s) still busy %d s after the stop",
+                        busy, HTTP_STOP_TIMEOUT_MS / 1000);
+    /* Each thread joined the one before it: this one ends the chain. */
+    if (join)
+        pthread_join(s->last, NULL);
+    return 0;
 }
 
-void http_server_stop(struct http_server *s)
+int http_server_stop(struct http_server *s, berr_t *err)
 {
     pthread_mutex_lock(&s->lock);
     bool already = s->stopping;
     s->stopping = true;
+    size_t busy = s->n_sessions;
     pthread_mutex_unlock(&s->lock);
     if (already)
-        return;
+        return busy == 0 ? 0 : end_sessions(s, err);
     if (s->wake[1] >= 0 && write(s->wake[1], "x", 1) < 0)
         log_warn("http: wake listeners: %s", strerror(errno));
     for (size_t i = 0; i < s->n_ls; i++) {
@@ -281,21 +323,16 @@ void http_server_stop(struct http_server *s)
         if (l->unix_path != NULL)
             unlink(l->unix_path);
     }
-    end_sessions(s);
+    return end_sessions(s, err);
 }
 
 void http_server_free(struct http_server *s)
 {
     if (s == NULL)
         return;
-    http_server_stop(s);
-    pthread_mutex_lock(&s->lock);
-    size_t busy = s->n_sessions;
-    pthread_mutex_unlock(&s->lock);
-    /* Threads still inside a handler would touch the server: leave it to process exit. */
-    if (busy > 0)
-        return;
     for (size_t i = 0; i < s->n_ls; i++) {
+        if (s->ls[i].fd >= 0)
+            close(s->ls[i].fd);
         free(s->ls[i].spec);
         free(s->ls[i].unix_path);
     }

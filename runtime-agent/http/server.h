@@ -7,8 +7,11 @@
  *   http_server_listen(s, "tcp://0.0.0.0:2376", tls_ctx, err);
  *   http_server_start(s, err);
  *   ... wait for a signal ...
- *   http_server_stop(s);
- *   http_server_free(s); */
+ *   wake what handlers block on (their app's own shutdown)
+ *   if (http_server_stop(s, err) == 0) {   every connection thread has ended
+ *       http_server_free(s);
+ *       free what handlers use
+ *   } */
 #ifndef BERTHD_HTTP_SERVER_H
 #define BERTHD_HTTP_SERVER_H
 
@@ -50,10 +53,14 @@ int http_server_listen(struct http_server *s, const char *spec, SSL_CTX *tls, be
 /* Start accepting on every bound address. */
 int http_server_start(struct http_server *s, berr_t *err);
 
-/* Stop accepting, remove unix sockets, abort open connections and wait for
- * their threads (up to HTTP_STOP_TIMEOUT_MS). */
-void http_server_stop(struct http_server *s);
+/* Stop accepting, remove unix sockets, abort open connections (conn_abort: blocked reads
+ * and writes fail, poll() reports POLLHUP) and wait until every connection thread has
+ * ended and been joined. Handlers blocked on something else must be woken by the app
+ * before. -1 when threads are still busy after HTTP_STOP_TIMEOUT_MS: then they may still
+ * use the server and the app, so neither may be freed. */
+int http_server_stop(struct http_server *s, berr_t *err);
 
+/* Free a server that was never started, or whose http_server_stop returned 0. */
 void http_server_free(struct http_server *s);
 
 #endif
