@@ -83,4 +83,3 @@ int api_filter_bool(const json_t *filters, const char *key, int *out, berr_t *er
         return http_err(err, EINVAL, "invalid filter '%s=%s'", key, v);
     return 0;
 }
-

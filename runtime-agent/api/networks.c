@@ -38,9 +38,9 @@ static int h_create(struct http_request *req, struct http_response *resp, berr_t
 static json_t *full(struct http_request *req, const json_t *n)
 {
     json_t *j = json_deep_copy(n);
-    json_object_set_new(j, "Containers",
-                        netattach_network_containers(cs_of(req), json_string_value(json_object_get(
-                                                                     j, "Id"))));
+    json_object_set_new(
+        j, "Containers",
+        netattach_network_containers(cs_of(req), json_string_value(json_object_get(j, "Id"))));
     return j;
 }
 
@@ -49,13 +49,14 @@ static bool list_match(const json_t *f, const json_t *n, bool in_use, int dangle
     const char *name = json_string_value(json_object_get(n, "Name"));
     const char *id = json_string_value(json_object_get(n, "Id"));
     const char *driver = json_string_value(json_object_get(n, "Driver"));
-    bool builtin = strcmp(name, "bridge") == 0 || strcmp(name, "host") == 0 ||
-                   strcmp(name, "none") == 0;
+    bool builtin =
+        strcmp(name, "bridge") == 0 || strcmp(name, "host") == 0 || strcmp(name, "none") == 0;
     const json_t *types = json_object_get(f, "type");
     size_t i;
     json_t *v;
 
-    if (!api_filter_substr(f, "name", name) || !api_filter_labels(f, "label", json_object_get(n, "Labels"), true))
+    if (!api_filter_substr(f, "name", name) ||
+        !api_filter_labels(f, "label", json_object_get(n, "Labels"), true))
         return false;
     if (json_array_size(json_object_get(f, "id")) > 0) {
         bool hit = false;
@@ -178,8 +179,8 @@ static int h_prune(struct http_request *req, struct http_response *resp, berr_t 
         const char *name = json_string_value(json_object_get(n, "Name"));
         const json_t *labels = json_object_get(n, "Labels");
         berr_t e = NULL;
-        if (strcmp(name, "bridge") == 0 || strcmp(name, "host") == 0 ||
-            strcmp(name, "none") == 0 || !api_filter_labels(f, "label", labels, true) ||
+        if (strcmp(name, "bridge") == 0 || strcmp(name, "host") == 0 || strcmp(name, "none") == 0 ||
+            !api_filter_labels(f, "label", labels, true) ||
             (json_array_size(json_object_get(f, "label!")) > 0 &&
              api_filter_labels(f, "label!", labels, false)))
             continue;

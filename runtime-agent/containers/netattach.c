@@ -105,11 +105,11 @@ static struct in_addr aton(const char *s)
 /* An endpoint as inspect shows it, with the user's settings. */
 static json_t *endpoint_new(const char *net_id, const json_t *user)
 {
-    json_t *e = json_pack("{s:n,s:n,s:n,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:i,s:n,s:n}", "IPAMConfig",
-                          "Links", "Aliases", "MacAddress", "", "NetworkID", net_id, "EndpointID",
-                          "", "Gateway", "", "IPAddress", "", "IPPrefixLen", 0, "IPv6Gateway", "",
-                          "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "DriverOpts",
-                          "DNSNames");
+    json_t *e =
+        json_pack("{s:n,s:n,s:n,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:s,s:i,s:n,s:n}", "IPAMConfig",
+                  "Links", "Aliases", "MacAddress", "", "NetworkID", net_id, "EndpointID", "",
+                  "Gateway", "", "IPAddress", "", "IPPrefixLen", 0, "IPv6Gateway", "",
+                  "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "DriverOpts", "DNSNames");
     static const char *const keep[] = {"IPAMConfig", "Links", "Aliases", "MacAddress",
                                        "DriverOpts"};
     for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
@@ -248,8 +248,8 @@ int netattach_plan(struct containers *cs, struct container *c, berr_t *err)
     const json_t *pc = json_object_get(ecs, mode);
     if (pc == NULL)
         pc = json_object_get(ecs, ni.name);
-    if (pc == NULL && strcmp(jstr(c->host, "NetworkMode") ? jstr(c->host, "NetworkMode") : "",
-                             "default") == 0)
+    if (pc == NULL &&
+        strcmp(jstr(c->host, "NetworkMode") ? jstr(c->host, "NetworkMode") : "", "default") == 0)
         pc = json_object_get(ecs, "default");
     if (check_endpoint(&ni, pc, err) < 0)
         goto out;
@@ -316,8 +316,9 @@ static int link_target(struct containers *cs, const char *name, char **ip, char 
         json_t *v;
         json_object_foreach(t->endpoints, key, v)
         {
-            if (cs->nets->default_id && strcmp(jstr(v, "NetworkID") ? jstr(v, "NetworkID") : "",
-                                               cs->nets->default_id) == 0 &&
+            if (cs->nets->default_id &&
+                strcmp(jstr(v, "NetworkID") ? jstr(v, "NetworkID") : "", cs->nets->default_id) ==
+                    0 &&
                 jstr(v, "IPAddress") && *jstr(v, "IPAddress")) {
                 *ip = xstrdup(jstr(v, "IPAddress"));
                 const char *h = jstr(t->config, "Hostname");
@@ -618,8 +619,7 @@ static void link_env(struct containers *cs, const struct container *c, const str
             env, json_sprintf("%s_PORT_%d_%s=%s://%s:%d", up, port, PROTO, proto, ip, port));
         json_array_append_new(env, json_sprintf("%s_PORT_%d_%s_ADDR=%s", up, port, PROTO, ip));
         json_array_append_new(env, json_sprintf("%s_PORT_%d_%s_PORT=%d", up, port, PROTO, port));
-        json_array_append_new(env,
-                              json_sprintf("%s_PORT_%d_%s_PROTO=%s", up, port, PROTO, proto));
+        json_array_append_new(env, json_sprintf("%s_PORT_%d_%s_PROTO=%s", up, port, PROTO, proto));
     }
     json_array_foreach(tenv, i, v)
     {
@@ -681,9 +681,8 @@ static int links_up(struct containers *cs, struct container *c, const char *my_i
         json_t *ep;
         json_object_foreach(t->endpoints, key, ep)
         {
-            if (cs->nets->default_id &&
-                strcmp(jstr(ep, "NetworkID") ? jstr(ep, "NetworkID") : "", cs->nets->default_id) ==
-                    0)
+            if (cs->nets->default_id && strcmp(jstr(ep, "NetworkID") ? jstr(ep, "NetworkID") : "",
+                                               cs->nets->default_id) == 0)
                 tip = jstr(ep, "IPAddress");
             break;
         }
@@ -694,8 +693,10 @@ static int links_up(struct containers *cs, struct container *c, const char *my_i
             ret = http_err(err, EINVAL, "Cannot link to a non running container: /%s AS /%s/%s",
                            t->name, c->name, alias);
         else if (ip == NULL)
-            ret = http_err(err, EINVAL, "Cannot link to /%s, as it does not belong to the default "
-                           "network", t->name);
+            ret = http_err(err, EINVAL,
+                           "Cannot link to /%s, as it does not belong to the default "
+                           "network",
+                           t->name);
         else {
             link_env(cs, c, t, alias, ip, env);
             ret = link_rules(cs, c, my_ip, t, ip, err);
@@ -714,8 +715,12 @@ static void random_hex(char out[65])
     ctr_new_id(out);
 }
 
-/* Tear down every live endpoint of EPS (C's), releasing addresses and names. */
-static void eps_down(struct containers *cs, const char *ctr_id, json_t *eps)
+/* Tear down every live endpoint of EPS (C's), releasing addresses and names. With
+ * WHOLE_SANDBOX the veths are left to the kernel: they go with the namespace, which the
+ * caller unmounts next (deleting a veth synchronously costs 10-25 ms of RTNL and RCU
+ * waiting; the namespace's cleanup does the same work asynchronously). Their names are
+ * unique per start, so a quick restart never meets a pair still being destroyed. */
+static void eps_down(struct containers *cs, const char *ctr_id, json_t *eps, bool whole_sandbox)
 {
     const char *key;
     json_t *ep;
@@ -726,7 +731,7 @@ static void eps_down(struct containers *cs, const char *ctr_id, json_t *eps)
         const char *hostif = jstr(priv, "HostIf");
         const char *ip = jstr(ep, "IPAddress");
         berr_t e = NULL;
-        if (hostif && nl_endpoint_delete(hostif, &e) < 0) {
+        if (hostif && !whole_sandbox && nl_endpoint_delete(hostif, &e) < 0) {
             log_warn("container %.12s: %s", ctr_id, berr_msg(e));
             berr_free(&e);
         }
@@ -794,7 +799,8 @@ static int ep_up(struct containers *cs, struct container *c, const char *path, c
                               .gw = ni.gw,
                               .default_route = idx == 0,
                               .mtu = ni.mtu};
-    snprintf(hostif, sizeof(hostif), "vb%.10s%x", c->id, idx & 0xf);
+    random_hex(eid);
+    snprintf(hostif, sizeof(hostif), "vb%.11s", eid); /* unique per start: see eps_down */
     snprintf(ifname, sizeof(ifname), "eth%d", idx);
     if (umac && *umac) {
         unsigned int m[6];
@@ -913,7 +919,7 @@ int netattach_up(struct containers *cs, struct container *c, const char *hostnam
 fail:
     dns_server_detach(cs->dns, c->id);
     nft_owner_delete(c->id, NULL);
-    eps_down(cs, c->id, eps);
+    eps_down(cs, c->id, eps, true);
     json_decref(eps);
     netns_delete(path, NULL);
     json_decref(*link_env);
@@ -941,7 +947,7 @@ void netattach_down(struct containers *cs, struct container *c)
         dns_server_detach(cs->dns, c->id);
     if (had_link_rules(c->endpoints))
         nft_owner_delete(c->id, NULL);
-    eps_down(cs, c->id, c->endpoints);
+    eps_down(cs, c->id, c->endpoints, true);
     _cleanup_free_ char *path = sandbox_path(cs, c);
     berr_t e = NULL;
     if (netns_delete(path, &e) < 0) {
@@ -1090,8 +1096,7 @@ void netattach_links_refresh(struct containers *cs, struct container *c)
         json_array_foreach(json_object_get(x->host, "Links"), k, v)
         {
             _cleanup_free_ char *name = NULL, *alias = NULL;
-            if (parse_link(json_string_value(v), &name, &alias) == 0 &&
-                strcmp(name, c->name) == 0)
+            if (parse_link(json_string_value(v), &name, &alias) == 0 && strcmp(name, c->name) == 0)
                 links_to = true;
         }
         pthread_mutex_unlock(&cs->store.lock);
@@ -1142,7 +1147,7 @@ int netattach_connect(struct containers *cs, struct container *c, const char *ne
         pthread_mutex_unlock(&cs->store.lock);
         if (!had_dns && !ni.is_default && dns_up(cs, c, path, err) < 0) {
             json_t *one = json_pack("{s:O}", ni.name, ep);
-            eps_down(cs, c->id, one);
+            eps_down(cs, c->id, one, false);
             json_decref(one);
             json_decref(ep);
             goto out;
@@ -1189,7 +1194,7 @@ int netattach_disconnect(struct containers *cs, struct container *c, const char 
     }
     json_t *one = json_pack("{s:O}", ni.name, ep);
     /* eps_down forgets every name of the container: the others come back below */
-    eps_down(cs, c->id, one);
+    eps_down(cs, c->id, one, false);
     json_decref(one);
     json_object_del(c->endpoints, ni.name);
     const char *key;
@@ -1267,13 +1272,13 @@ json_t *netattach_network_containers(struct containers *cs, const char *net_id)
             if (strcmp(jstr(v, "NetworkID") ? jstr(v, "NetworkID") : "", net_id) != 0 ||
                 ip == NULL || *ip == '\0')
                 continue;
-            _cleanup_free_ char *cidr = xasprintf(
-                "%s/%d", ip, (int)json_integer_value(json_object_get(v, "IPPrefixLen")));
+            _cleanup_free_ char *cidr =
+                xasprintf("%s/%d", ip, (int)json_integer_value(json_object_get(v, "IPPrefixLen")));
             json_object_set_new(out, x->id,
                                 json_pack("{s:s,s:s,s:s,s:s,s:s}", "Name", x->name, "EndpointID",
                                           jstr(v, "EndpointID"), "MacAddress",
-                                          jstr(v, "MacAddress"), "IPv4Address", cidr,
-                                          "IPv6Address", ""));
+                                          jstr(v, "MacAddress"), "IPv4Address", cidr, "IPv6Address",
+                                          ""));
         }
     }
     pthread_mutex_unlock(&cs->store.lock);

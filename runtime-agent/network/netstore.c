@@ -89,7 +89,7 @@ static void bit_set(struct network *n, uint32_t i, bool on)
     if (on)
         n->used[i / 8] |= (uint8_t)(1u << (i % 8));
     else
-        n->used[i / 8] &= (uint8_t)~(1u << (i % 8));
+        n->used[i / 8] &= (uint8_t) ~(1u << (i % 8));
 }
 
 /* (Re)build the allocation bitmap: the network, gateway and broadcast addresses are taken. */
@@ -550,15 +550,16 @@ static int ipam_config(struct net_store *s, struct network *n, const json_t *ipa
                             "among the defaults to assign to the network");
     }
     if (gw && *gw) {
-        if (inet_pton(AF_INET, gw, &n->gateway) != 1 || !in_subnet(n->gateway, n->subnet, n->prefix))
+        if (inet_pton(AF_INET, gw, &n->gateway) != 1 ||
+            !in_subnet(n->gateway, n->subnet, n->prefix))
             return http_err(err, EINVAL, "invalid gateway %s: not an address of subnet %s", gw,
                             subnet);
     } else {
         n->gateway.s_addr = htonl(ntohl(n->subnet.s_addr) + 1);
     }
     if (range && *range) {
-        if (net_parse_cidr(range, &n->range, &n->range_prefix) < 0 ||
-            n->range_prefix < n->prefix || !in_subnet(n->range, n->subnet, n->prefix))
+        if (net_parse_cidr(range, &n->range, &n->range_prefix) < 0 || n->range_prefix < n->prefix ||
+            !in_subnet(n->range, n->subnet, n->prefix))
             return http_err(err, EINVAL, "invalid ip range %s: not a subnet of %s", range, subnet);
         n->range = net_mask(n->range, n->range_prefix);
     }
@@ -710,9 +711,9 @@ json_t *net_json(const struct network *n)
                      "s:O}",
                      "Name", n->name, "Id", n->id, "Created", n->created, "Scope", "local",
                      "Driver", n->driver, "EnableIPv6", 0, "IPAM", "Driver", "default", "Options",
-                     "Config", cfg, "Internal", n->internal, "Attachable", n->attachable,
-                     "Ingress", 0, "ConfigFrom", "Network", "", "ConfigOnly", 0, "Containers",
-                     "Options", n->options, "Labels", n->labels);
+                     "Config", cfg, "Internal", n->internal, "Attachable", n->attachable, "Ingress",
+                     0, "ConfigFrom", "Network", "", "ConfigOnly", 0, "Containers", "Options",
+                     n->options, "Labels", n->labels);
 }
 
 json_t *net_list_json(struct net_store *s)

@@ -544,8 +544,8 @@ RATIOS = {
         ("berthd-cli", "berthd-api-run", "berthd: docker CLI / the same requests without the CLI"),
     ],
     "b": [
-        ("podman-cli", "berthd-cli", "podman+runc CLI (bridge) / berthd via docker CLI (new netns, loopback only)"),
-        ("podman-cli", "berthd-api", "podman+runc CLI (bridge) / berthd via the API (new netns, loopback only)"),
+        ("podman-cli", "berthd-cli", "podman+runc CLI (bridge) / berthd via docker CLI (bridge)"),
+        ("podman-cli", "berthd-api", "podman+runc CLI (bridge) / berthd via the API (bridge)"),
     ],
 }
 

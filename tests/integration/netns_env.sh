@@ -43,6 +43,16 @@ ip_of() {
 
 # Counts of what berthd's networking leaves in the test's namespace.
 count_veths() { ip -o link show | grep -c ': vb' || true; }
+# wait_veths N: the kernel destroys a stopped container's veth pair with its namespace, a
+# moment later: wait (up to 10 s) until N are left.
+_veths_are() { [ "$(count_veths)" = "$1" ]; }
+wait_veths() {
+    local deadline=$((SECONDS + 10))
+    until _veths_are "$1"; do
+        [ $SECONDS -lt $deadline ] || fail "veths: expected $1, got $(count_veths): $(ip -o link show | grep ': vb')"
+        sleep 0.05
+    done
+}
 count_netns() { ls "$T/exec/netns" 2>/dev/null | wc -l; }
 count_rules() { nft -a list ruleset 2>/dev/null | grep -c 'comment "berth:' || true; }
 count_listeners() {

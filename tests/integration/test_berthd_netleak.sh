@@ -19,7 +19,7 @@ for i in $(seq 1 "$CYCLES"); do
     case "$(ip_of "$id")" in 172.30.1.*) ;; *) fail "cycle $i: address $(ip_of "$id") not from --fixed-cidr" ;; esac
     dk rm -f "$id" >/dev/null || fail "cycle $i: rm -f"
 done
-assert_eq "$(count_veths)" "$veths0" "veths after $CYCLES cycles"
+wait_veths "$veths0"
 assert_eq "$(addrs)" "$addrs0" "addresses after $CYCLES cycles"
 assert_eq "$(count_rules)" "$rules0" "rules after $CYCLES cycles"
 assert_eq "$(count_listeners)" "$listen0" "listening sockets after $CYCLES cycles"

@@ -168,7 +168,7 @@ assert_eq "$(curl -s --max-time 5 http://127.0.0.1:8080/)" "hello from web1" "pu
 
 # --- removal: nothing of a container's network stays --------------------------------------
 dk rm -f $(dk ps -aq) >/dev/null
-assert_eq "$(count_veths)" 0 "veths left"
+wait_veths 0
 assert_eq "$(count_netns)" 0 "network namespaces left"
 dk network rm appnet >/dev/null || fail "network rm"
 ip link show "$br" >/dev/null 2>&1 && fail "bridge $br left after network rm"

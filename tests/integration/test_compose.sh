@@ -46,7 +46,7 @@ out=$(compose down 2>&1) || fail "compose down: $out"
 assert_contains "$out" "Removing network seed_default" "down removes the network"
 assert_eq "$(dk ps -aq | wc -l)" 0 "containers after down"
 dk network inspect seed_default >/dev/null 2>&1 && fail "seed_default outlived down"
-assert_eq "$(count_veths)" 0 "veths after down"
+wait_veths 0
 cd "$T"
 finish
 echo "PASS test_compose"
