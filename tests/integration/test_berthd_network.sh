@@ -124,6 +124,15 @@ out=$(dk exec late ip -4 -o addr show)
 case "$out" in *10.200.0.*) fail "still on appnet after disconnect: $out" ;; esac
 dk network connect appnet web1 || fail "network connect (running)"
 out=$(dk exec web1 timeout 5 wget -qO- http://db1/) || fail "web1 reaches db1 after connect"
+# --ip-range: addresses come from the range; --internal: nothing in or out but the network
+dk network create --subnet 10.201.0.0/16 --ip-range 10.201.7.0/24 ranged >/dev/null || fail "create ranged"
+out=$(dk run --rm --network ranged bb ip -4 -o addr show eth0) || fail "run on ranged"
+assert_contains "$out" "10.201.7." "address from --ip-range"
+dk network create --internal intnet >/dev/null || fail "create --internal"
+out=$(dk run --rm --network intnet bb sh -c "timeout 3 wget -qO- http://10.123.0.2:9000/; exit \$?" 2>&1) &&
+    fail "an --internal network reached another host: $out"
+out=$(dk run --rm bb sh -c "timeout 5 wget -qO- http://10.123.0.2:9000/; exit \$?") || fail "bridge lost its way out"
+dk network rm ranged intnet >/dev/null || fail "rm ranged intnet"
 expect_fail dk network rm appnet
 assert_contains "$ERR" "active endpoints" "rm a network in use"
 expect_fail dk network rm bridge
