@@ -24,4 +24,8 @@ int time_parse_rfc3339_ns(const char *s, int64_t *ns);
 /* The same in Unix seconds (rounded down). */
 int time_parse_rfc3339(const char *s, int64_t *secs);
 
+/* Docker's units.HumanDuration: "Less than a second", "3 seconds", "About a minute", "5
+ * minutes", "About an hour", "3 hours", "2 days", ... "2 years". */
+char *time_human_duration(long long seconds);
+
 #endif

@@ -56,7 +56,9 @@ extern const size_t api_image_routes_len;
 extern const struct http_route api_network_routes[];
 extern const size_t api_network_routes_len;
 
-/* Filters (api/filters.c). Whether every value of filter KEY (labels "k" or "k=v") matches
+/* Filters (api/filters.c). Does LABELS have WANT ("key" or "key=value")? */
+bool api_label_match(const json_t *labels, const char *want);
+/* Whether every value of filter KEY (labels "k" or "k=v") matches
  * LABELS (ALL) or any does (!ALL); true without KEY. */
 bool api_filter_labels(const json_t *filters, const char *key, const json_t *labels, bool all);
 /* Whether S contains any value of filter KEY; true without KEY. */

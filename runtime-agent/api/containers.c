@@ -51,16 +51,6 @@ static int h_create(struct http_request *req, struct http_response *resp, berr_t
     return 0;
 }
 
-static bool label_match(const json_t *labels, const char *want)
-{
-    const char *eq = strchr(want, '=');
-    if (eq == NULL)
-        return json_object_get(labels, want) != NULL;
-    _cleanup_free_ char *key = xasprintf("%.*s", (int)(eq - want), want);
-    const char *v = json_string_value(json_object_get(labels, key));
-    return v && strcmp(v, eq + 1) == 0;
-}
-
 static const char *const filter_keys[] = {"label", "status", "name", "id", "ancestor", "volume"};
 
 /* A mount of summary S with volume name or destination V. */
@@ -83,7 +73,7 @@ static bool filter_match(size_t key, const char *v, const json_t *s)
 {
     switch (key) {
     case 0:
-        return label_match(json_object_get(s, "Labels"), v);
+        return api_label_match(json_object_get(s, "Labels"), v);
     case 1:
         return strcmp(v, json_string_value(json_object_get(s, "State"))) == 0;
     case 2:
@@ -633,7 +623,7 @@ static int h_prune(struct http_request *req, struct http_response *resp, berr_t 
         json_t *lv;
         json_array_foreach(json_object_get(filters, "label"), k, lv)
         {
-            match = match && label_match(json_object_get(s, "Labels"), json_string_value(lv));
+            match = match && api_label_match(json_object_get(s, "Labels"), json_string_value(lv));
         }
         berr_t e = NULL;
         if (stopped && match && ctr_remove(cs, v[i], false, false, &e) == 0)

@@ -7,7 +7,7 @@
 #include "berth/util.h"
 #include "runtime-agent/api/api.h"
 
-static bool label_match(const json_t *labels, const char *want)
+bool api_label_match(const json_t *labels, const char *want)
 {
     const char *eq = strchr(want, '=');
     if (eq == NULL)
@@ -28,7 +28,7 @@ bool api_filter_labels(const json_t *filters, const char *key, const json_t *lab
         return true;
     json_array_foreach(vals, i, v)
     {
-        bool m = label_match(labels, json_string_value(v));
+        bool m = api_label_match(labels, json_string_value(v));
         if (m != all)
             return m;
     }

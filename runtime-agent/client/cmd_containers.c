@@ -8,6 +8,7 @@
 #include "berth/util.h"
 #include "runtime-agent/client/cli.h"
 #include "runtime-agent/client/format.h"
+#include "runtime-agent/timefmt.h"
 #include "runtime-agent/client/stream.h"
 
 static int help(const char *cmd, const char *usage, int c)
@@ -140,7 +141,7 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
         const char *command = json_string_value(json_object_get(ct, "Command"));
         cmd = no_trunc ? xstrdup(command ? command : "") : fmt_trunc(command ? command : "", 20);
         qcmd = quote(cmd);
-        ago = fmt_duration((long long)time(NULL) -
+        ago = time_human_duration((long long)time(NULL) -
                            json_integer_value(json_object_get(ct, "Created")));
         created = xasprintf("%s ago", ago);
         const char *status = json_string_value(json_object_get(ct, "Status"));

@@ -11,6 +11,7 @@
 #include "berth/util.h"
 #include "runtime-agent/client/cli.h"
 #include "runtime-agent/client/format.h"
+#include "runtime-agent/timefmt.h"
 
 static const struct option help_only[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 
@@ -92,7 +93,7 @@ int cmd_images(struct cli *cli, int argc, char **argv)
         json_t *tags = json_object_get(img, "RepoTags");
         size_t ntags = json_array_size(tags);
         _cleanup_free_ char *created = NULL, *size = NULL, *ago = NULL;
-        ago = fmt_duration((long long)time(NULL) -
+        ago = time_human_duration((long long)time(NULL) -
                            json_integer_value(json_object_get(img, "Created")));
         created = xasprintf("%s ago", ago);
         size = fmt_size((double)json_integer_value(json_object_get(img, "Size")));

@@ -5,33 +5,6 @@
 
 #include "berth/util.h"
 
-char *fmt_duration(long long s)
-{
-    if (s < 1)
-        return xstrdup("Less than a second");
-    if (s == 1)
-        return xstrdup("1 second");
-    if (s < 60)
-        return xasprintf("%lld seconds", s);
-    long long minutes = s / 60;
-    if (minutes == 1)
-        return xstrdup("About a minute");
-    if (minutes < 60)
-        return xasprintf("%lld minutes", minutes);
-    long long hours = (s + 1800) / 3600; /* rounded, as docker rounds hours */
-    if (hours == 1)
-        return xstrdup("About an hour");
-    if (hours < 48)
-        return xasprintf("%lld hours", hours);
-    if (hours < 24 * 7 * 2)
-        return xasprintf("%lld days", hours / 24);
-    if (hours < 24 * 30 * 2)
-        return xasprintf("%lld weeks", hours / 24 / 7);
-    if (hours < 24 * 365 * 2)
-        return xasprintf("%lld months", hours / 24 / 30);
-    return xasprintf("%lld years", s / 3600 / 24 / 365);
-}
-
 static char *scaled(double v, double base, const char *const *units, size_t n, int digits)
 {
     size_t i = 0;

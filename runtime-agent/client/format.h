@@ -7,8 +7,6 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* "Less than a second", "1 second", "About a minute", "3 hours", "2 weeks", ... */
-char *fmt_duration(long long seconds);
 /* Decimal units, three significant digits: "1.98MB". */
 char *fmt_size(double bytes);
 /* Binary units, four significant digits: "23.54GiB". */

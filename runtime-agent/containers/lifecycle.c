@@ -1025,33 +1025,6 @@ static time_t parse_time(const char *s)
     return timegm(&tm);
 }
 
-/* Docker's units.HumanDuration. */
-static char *human_duration(long secs)
-{
-    long h = secs / 3600;
-    if (secs < 1)
-        return xstrdup("Less than a second");
-    if (secs == 1)
-        return xstrdup("1 second");
-    if (secs < 60)
-        return xasprintf("%ld seconds", secs);
-    if (secs / 60 == 1)
-        return xstrdup("About a minute");
-    if (secs / 60 < 60)
-        return xasprintf("%ld minutes", secs / 60);
-    if (h == 1)
-        return xstrdup("About an hour");
-    if (h < 48)
-        return xasprintf("%ld hours", h);
-    if (h < 24 * 7 * 2)
-        return xasprintf("%ld days", h / 24);
-    if (h < 24 * 30 * 2)
-        return xasprintf("%ld weeks", h / 24 / 7);
-    if (h < 24 * 365 * 2)
-        return xasprintf("%ld months", h / 24 / 30);
-    return xasprintf("%ld years", h / 24 / 365);
-}
-
 char *ctr_status_text(const struct container *c)
 {
     time_t now = time(NULL);
@@ -1060,13 +1033,13 @@ char *ctr_status_text(const struct container *c)
     switch (c->status) {
     case CTR_RUNNING:
     case CTR_PAUSED:
-        d = human_duration((long)(now - parse_time(c->started_at)));
+        d = time_human_duration((long long)(now - parse_time(c->started_at)));
         return xasprintf("Up %s%s", d, c->status == CTR_PAUSED ? " (Paused)" : "");
     case CTR_RESTARTING:
-        d = human_duration((long)(now - parse_time(c->finished_at)));
+        d = time_human_duration((long long)(now - parse_time(c->finished_at)));
         return xasprintf("Restarting (%d) %s ago", c->exit_code, d);
     case CTR_EXITED:
-        d = human_duration((long)(now - parse_time(c->finished_at)));
+        d = time_human_duration((long long)(now - parse_time(c->finished_at)));
         return xasprintf("Exited (%d) %s ago", c->exit_code, d);
     case CTR_CREATED:
         return xstrdup("Created");
