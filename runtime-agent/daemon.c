@@ -13,6 +13,7 @@
 #include "runtime-agent/containers/mounts.h"
 #include "runtime-agent/image/store.h"
 #include "runtime-agent/log.h"
+#include "runtime-agent/remap.h"
 
 #define ENGINE_ID_FILE "engine-id"
 
@@ -209,6 +210,21 @@ void daemon_counts(struct daemon *d, struct engine_counts *out)
     }
     pthread_mutex_unlock(&d->containers.store.lock);
     ctr_list_free(&d->containers.store, v, n);
+}
+
+int daemon_set_userns_remap(struct daemon *d, const char *value, berr_t *err)
+{
+    struct remap *r = xcalloc(1, sizeof(*r));
+
+    if (remap_resolve(value, r, err) < 0) {
+        free(r);
+        return -1;
+    }
+    log_info("userns-remap: containers' root is %s:%s, uids %u-%u, gids %u-%u", r->user,
+             r->group ? r->group : r->user, r->uid, r->uid + r->uid_size - 1, r->gid,
+             r->gid + r->gid_size - 1);
+    d->containers.remap = r;
+    return 0;
 }
 
 void daemon_free(struct daemon *d)

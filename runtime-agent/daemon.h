@@ -41,6 +41,10 @@ struct engine_counts {
 int daemon_init(struct daemon *d, const char *data_root, const char *exec_root,
                 const char *cgroup_parent, const struct net_options *net, berr_t *err);
 
+/* --userns-remap VALUE (remap.h): resolve it and remap the containers started from now on
+ * (those with HostConfig.UsernsMode "host" excepted). */
+int daemon_set_userns_remap(struct daemon *d, const char *value, berr_t *err);
+
 /* Add a line to the warnings `docker info` prints (at startup, before serving). */
 void daemon_add_warning(struct daemon *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

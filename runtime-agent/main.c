@@ -96,6 +96,8 @@ static int start(struct runtime *rt, berr_t *err)
     if (daemon_init(&rt->daemon, rt->cfg.data_root, rt->cfg.exec_root, rt->cfg.cgroup_parent, &net,
                     err) < 0)
         return -1;
+    if (rt->cfg.userns_remap && daemon_set_userns_remap(&rt->daemon, rt->cfg.userns_remap, err) < 0)
+        return -1;
     rt->daemon_ready = true;
     rt->daemon.debug = rt->cfg.log_level == LOG_LEVEL_DEBUG;
     if (pidfile_write(rt->cfg.pidfile, err) < 0)

@@ -15,6 +15,7 @@ struct daemon;
 struct dns_server;
 struct image_store;
 struct net_store;
+struct remap;
 struct vol_store;
 
 /* The container subsystem of one daemon. */
@@ -22,12 +23,16 @@ struct containers {
     struct ctr_store store;
     struct image_store *images;
     struct vol_store *volumes;
-    struct net_store *nets;  /* networks (network/netstore.h) */
-    struct dns_server *dns;  /* the embedded DNS server, NULL when it could not start */
-    char *netns_dir;         /* EXEC_ROOT/netns: containers' network namespaces */
+    struct net_store *nets; /* networks (network/netstore.h) */
+    struct dns_server *dns; /* the embedded DNS server, NULL when it could not start */
+    char *netns_dir;        /* EXEC_ROOT/netns: containers' network namespaces */
     char *cgroup_parent;
+    struct remap *remap; /* --userns-remap, NULL when off */
     bool shutting_down;
 };
+
+/* The remapping C runs with: cs->remap, or NULL (off, or HostConfig.UsernsMode "host"). */
+const struct remap *ctr_remap(const struct containers *cs, const struct container *c);
 
 /* Open the store and resume monitoring (or record the exit of) every container that was
  * running when berthd last stopped; applies restart policies. */
