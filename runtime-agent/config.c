@@ -9,6 +9,7 @@
 #include "berth/util.h"
 #include "runtime-agent/http/listen.h"
 #include "runtime-agent/log.h"
+#include "runtime-agent/remap.h"
 
 enum {
     OPT_TLS = 256,
@@ -27,7 +28,8 @@ enum {
     OPT_FIXED_CIDR,
     OPT_ICC,
     OPT_IP_MASQ,
-    OPT_MTU
+    OPT_MTU,
+    OPT_USERNS_REMAP
 };
 
 static const struct option options[] = {
@@ -51,6 +53,7 @@ static const struct option options[] = {
     {"icc", optional_argument, NULL, OPT_ICC},
     {"ip-masq", optional_argument, NULL, OPT_IP_MASQ},
     {"mtu", required_argument, NULL, OPT_MTU},
+    {"userns-remap", required_argument, NULL, OPT_USERNS_REMAP},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -82,6 +85,9 @@ const char *config_usage(void)
            "      --icc[=false]       containers on the default bridge may talk (true)\n"
            "      --ip-masq[=false]   outbound NAT for the default bridge (true)\n"
            "      --mtu N             the default bridge's MTU (1500)\n"
+           "      --userns-remap U    run containers in user namespaces mapped to the\n"
+           "                          subordinate ids of U: default (dockremap), USER,\n"
+           "                          USER:GROUP, UID or UID:GID (/etc/subuid, /etc/subgid)\n"
            "  -l, --log-level LEVEL   debug, info, warn, error or fatal (info)\n"
            "  -D, --debug             same as --log-level debug\n"
            "      --config-file FILE  daemon.json settings (" CONFIG_DEFAULT_FILE ")\n";
@@ -192,6 +198,10 @@ static int apply_opt(struct daemon_config *c, int opt, const char *arg, berr_t *
         c->mtu = (int)m;
         return 0;
     }
+    case OPT_USERNS_REMAP:
+        c->set |= CFG_USERNS_REMAP;
+        set_str(&c->userns_remap, arg);
+        return 0;
     case 'l':
         c->set |= CFG_LOG_LEVEL;
         return set_log_level(c, arg, err);
@@ -251,6 +261,7 @@ static const struct {
     {"bridge", CFG_BRIDGE, offsetof(struct daemon_config, bridge)},
     {"bip", CFG_BIP, offsetof(struct daemon_config, bip)},
     {"fixed-cidr", CFG_FIXED_CIDR, offsetof(struct daemon_config, fixed_cidr)},
+    {"userns-remap", CFG_USERNS_REMAP, offsetof(struct daemon_config, userns_remap)},
 };
 
 static int file_hosts(struct daemon_config *c, json_t *v, const char *path, berr_t *err)
@@ -431,6 +442,14 @@ int config_finish(struct daemon_config *c, berr_t *err)
         c->cgroup_parent = xstrdup(CONFIG_DEFAULT_CGROUP_PARENT);
     if (check_cgroup_parent(c, err) < 0)
         return -1;
+    /* "" (daemon.json's way of saying none) is off; the rest must parse. */
+    if (c->userns_remap && c->userns_remap[0] == '\0') {
+        free(c->userns_remap);
+        c->userns_remap = NULL;
+    }
+    _cleanup_free_ char *ru = NULL, *rg = NULL;
+    if (c->userns_remap && remap_parse_value(c->userns_remap, &ru, &rg, err) < 0)
+        return -1;
     return check_hosts(c, err);
 }
 
@@ -450,5 +469,6 @@ void config_free(struct daemon_config *c)
     free(c->bridge);
     free(c->bip);
     free(c->fixed_cidr);
+    free(c->userns_remap);
     memset(c, 0, sizeof(*c));
 }

@@ -34,6 +34,7 @@ enum config_field {
     CFG_ICC = 1 << 15,
     CFG_IP_MASQ = 1 << 16,
     CFG_MTU = 1 << 17,
+    CFG_USERNS_REMAP = 1 << 18,
 };
 
 struct daemon_config {
@@ -46,6 +47,7 @@ struct daemon_config {
     char *bridge, *bip, *fixed_cidr; /* the default bridge network */
     bool icc, ip_masq;
     int mtu;
+    char *userns_remap; /* --userns-remap: NULL (off), "default", USER[:GROUP], UID[:GID] */
     int log_level;
     unsigned set; /* enum config_field bits given as flags */
     bool help;    /* --help was asked for */

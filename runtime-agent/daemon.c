@@ -13,6 +13,7 @@
 #include "runtime-agent/containers/mounts.h"
 #include "runtime-agent/image/store.h"
 #include "runtime-agent/log.h"
+#include "runtime-agent/remap.h"
 
 #define ENGINE_ID_FILE "engine-id"
 
@@ -106,7 +107,8 @@ static json_t *volume_users(void *ctx, const char *name)
 }
 
 int daemon_init(struct daemon *d, const char *data_root, const char *exec_root,
-                const char *cgroup_parent, const struct net_options *net, berr_t *err)
+                const char *cgroup_parent, const struct net_options *net,
+                const char *userns_remap, berr_t *err)
 {
     memset(d, 0, sizeof(*d));
     if (cgroup_parent != NULL)
@@ -139,6 +141,8 @@ int daemon_init(struct daemon *d, const char *data_root, const char *exec_root,
     }
     d->containers.dns = d->dns;
     d->containers.netns_dir = path_join(exec_root, "netns");
+    if (userns_remap && daemon_set_userns_remap(d, userns_remap, err) < 0)
+        return -1;
     return containers_open(&d->containers, data_root, exec_root, d->images, err);
 }
 
@@ -214,6 +218,21 @@ void daemon_counts(struct daemon *d, struct engine_counts *out)
 void daemon_shutdown(struct daemon *d)
 {
     containers_shutdown(&d->containers);
+}
+
+int daemon_set_userns_remap(struct daemon *d, const char *value, berr_t *err)
+{
+    struct remap *r = xcalloc(1, sizeof(*r));
+
+    if (remap_resolve(value, r, err) < 0) {
+        free(r);
+        return -1;
+    }
+    log_info("userns-remap: containers' root is %s:%s, uids %u-%u, gids %u-%u", r->user,
+             r->group ? r->group : r->user, r->uid, r->uid + r->uid_size - 1, r->gid,
+             r->gid + r->gid_size - 1);
+    d->containers.remap = r;
+    return 0;
 }
 
 void daemon_free(struct daemon *d)

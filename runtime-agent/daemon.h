@@ -37,9 +37,15 @@ struct engine_counts {
 /* Create DATA_ROOT and EXEC_ROOT, load (or create) the engine ID, open the image store and
  * the networks (NET: the default bridge's options; NULL: the defaults) and the containers
  * (resuming the monitoring of those still running), whose cgroups go below CGROUP_PARENT
- * (NULL: "berth"). */
+ * (NULL: "berth"), remapped by USERNS_REMAP (NULL: off; see daemon_set_userns_remap) from
+ * the first container started, restart policies at start-up included. */
 int daemon_init(struct daemon *d, const char *data_root, const char *exec_root,
-                const char *cgroup_parent, const struct net_options *net, berr_t *err);
+                const char *cgroup_parent, const struct net_options *net,
+                const char *userns_remap, berr_t *err);
+
+/* --userns-remap VALUE (remap.h): resolve it and remap the containers started from now on
+ * (those with HostConfig.UsernsMode "host" excepted). */
+int daemon_set_userns_remap(struct daemon *d, const char *value, berr_t *err);
 
 /* Add a line to the warnings `docker info` prints (at startup, before serving). */
 void daemon_add_warning(struct daemon *d, const char *fmt, ...)

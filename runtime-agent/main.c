@@ -95,7 +95,7 @@ static int start(struct runtime *rt, berr_t *err)
                               .ip_masq = rt->cfg.ip_masq,
                               .mtu = rt->cfg.mtu};
     if (daemon_init(&rt->daemon, rt->cfg.data_root, rt->cfg.exec_root, rt->cfg.cgroup_parent, &net,
-                    err) < 0)
+                    rt->cfg.userns_remap, err) < 0)
         return -1;
     rt->daemon_ready = true;
     rt->daemon.debug = rt->cfg.log_level == LOG_LEVEL_DEBUG;

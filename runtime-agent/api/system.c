@@ -186,6 +186,8 @@ static int h_info(struct http_request *req, struct http_response *resp, berr_t *
     info_counts(o, d);
     info_host(o);
     info_features(o);
+    if (d->containers.remap) /* --userns-remap, as dockerd lists it */
+        json_array_append_new(json_object_get(o, "SecurityOptions"), json_string("name=userns"));
     info_swarm_registry(o);
     set_str(o, "DockerRootDir", d->data_root);
     set_str(o, "ServerVersion", BERTH_VERSION);

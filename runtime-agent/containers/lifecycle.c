@@ -21,6 +21,7 @@
 #include "runtime-agent/daemon.h"
 #include "runtime-agent/http/http.h"
 #include "runtime-agent/image/store.h"
+#include "runtime-agent/remap.h"
 #include "runtime-agent/network/portproxy.h"
 #include "runtime-agent/runtime/runtime.h"
 
@@ -253,6 +254,27 @@ static char *hostname_for(struct container *c, bool host_net)
     return xasprintf("%.12s", c->id);
 }
 
+const struct remap *ctr_remap(const struct containers *cs, const struct container *c)
+{
+    const char *mode = json_string_value(json_object_get(c->host, "UsernsMode"));
+    return mode && strcmp(mode, "host") == 0 ? NULL : cs->remap;
+}
+
+/* With a remapped root: what the container's root must own on disk, its /etc files (bind
+ * mounted) and the overlay's upper dir (the root directory it sees). */
+static int chown_for_remap(struct container *c, const struct remap *r, berr_t *err)
+{
+    static const char *const names[] = {"hosts", "hostname", "resolv.conf", "upper"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        _cleanup_free_ char *path = path_join(c->dir, names[i]);
+        if (lchown(path, r->uid, r->gid) < 0 && errno != ENOENT)
+            return berr_set(err, errno, "container %.12s: chown %s to the remapped root", c->id,
+                            path);
+    }
+    return 0;
+}
+
 /* Write the bundle (spec.json and /etc files) for C's next run, its network up. */
 static int prepare_bundle(struct containers *cs, struct container *c, berr_t *err)
 {
@@ -295,7 +317,9 @@ static int prepare_bundle(struct containers *cs, struct container *c, berr_t *er
     in.uts_ns = uts_ns;
     in.cgroup_parent = cs->cgroup_parent;
     in.link_env = link_env;
-    if (spec_write_hostname(c, hostname, err) < 0 || spec_build(c, &in, &spec, err) < 0)
+    in.remap = ctr_remap(cs, c);
+    if (spec_write_hostname(c, hostname, err) < 0 ||
+        (in.remap && chown_for_remap(c, in.remap, err) < 0) || spec_build(c, &in, &spec, err) < 0)
         goto out;
     if (rm_rf(c->bundle, err) < 0 || mkdir_p(c->bundle, 0700, err) < 0)
         goto out;
@@ -701,6 +725,32 @@ static void split_body(json_t *body, json_t **config, json_t **host, json_t **ne
     default_log_config(*host);
 }
 
+/* HostConfig.UsernsMode: "" or "host"; with remapping, what cannot share the host's
+ * namespaces from inside a user namespace (dockerd's checks and texts). */
+static int check_userns(const struct containers *cs, const json_t *hc, berr_t *err)
+{
+    const char *mode = json_string_value(json_object_get(hc, "UsernsMode"));
+    const char *net = json_string_value(json_object_get(hc, "NetworkMode"));
+    const char *pid = json_string_value(json_object_get(hc, "PidMode"));
+
+    if (mode && *mode && strcmp(mode, "host") != 0)
+        return http_err(err, EINVAL, "invalid USER mode: %s", mode);
+    if (cs->remap == NULL || (mode && strcmp(mode, "host") == 0))
+        return 0;
+    if (json_is_true(json_object_get(hc, "Privileged")))
+        return http_err(err, EINVAL,
+                        "privileged mode is incompatible with user namespaces.  You must run "
+                        "the container in the host namespace when running privileged mode");
+    if (net && strcmp(net, "host") == 0)
+        return http_err(err, EINVAL,
+                        "Cannot share the host's network namespace when user namespaces are "
+                        "enabled");
+    if (pid && strcmp(pid, "host") == 0)
+        return http_err(err, EINVAL,
+                        "Cannot share the host PID namespace when user namespaces are enabled");
+    return 0;
+}
+
 static int check_host_config(const json_t *hc, berr_t *err)
 {
     const char *lt = json_string_value(json_object_get(json_object_get(hc, "LogConfig"), "Type"));
@@ -764,7 +814,7 @@ int ctr_create(struct containers *cs, const char *name, json_t *body, char **id,
         return -1;
     c = ctr_alloc();
     split_body(body, &c->config, &c->host, &c->netcfg);
-    if (check_host_config(c->host, err) < 0 ||
+    if (check_host_config(c->host, err) < 0 || check_userns(cs, c->host, err) < 0 ||
         image_get_config(cs->images, image_id, &img, err) < 0 ||
         spec_command(c->config, json_object_get(img, "config"), &args, err) < 0 ||
         mounts_plan(cs, c, json_object_get(img, "config"), err) < 0)
@@ -984,6 +1034,10 @@ void containers_close(struct containers *cs)
     ctr_store_release(&cs->store);
     free(cs->cgroup_parent);
     cs->cgroup_parent = NULL;
+    if (cs->remap)
+        remap_free(cs->remap);
+    free(cs->remap);
+    cs->remap = NULL;
 }
 
 /* ---- presentation -------------------------------------------------------------------- */
@@ -1076,14 +1130,13 @@ json_t *ctr_summary(struct containers *cs, struct container *c)
     json_t *labels = json_object_get(c->config, "Labels");
     labels = json_is_object(labels) ? json_incref(labels) : json_object();
     json_t *settings = netattach_settings(c);
-    json_t *j = json_pack("{s:s,s:[s],s:s,s:s,s:s,s:I,s:o,s:o,s:s,s:s,s:{s:O},s:{s:O},s:o}", "Id",
-                          c->id, "Names", name, "Image", c->image, "ImageID", c->image_id,
-                          "Command", cmd, "Created", (json_int_t)parse_time(c->created), "Ports",
-                          portproxy_summary(c->ports), "Labels", labels, "State",
-                          ctr_status_name(c->status), "Status", status, "HostConfig", "NetworkMode",
-                          json_object_get(c->host, "NetworkMode"), "NetworkSettings", "Networks",
-                          json_object_get(settings, "Networks"), "Mounts",
-                          mounts_public(c->mounts));
+    json_t *j = json_pack(
+        "{s:s,s:[s],s:s,s:s,s:s,s:I,s:o,s:o,s:s,s:s,s:{s:O},s:{s:O},s:o}", "Id", c->id, "Names",
+        name, "Image", c->image, "ImageID", c->image_id, "Command", cmd, "Created",
+        (json_int_t)parse_time(c->created), "Ports", portproxy_summary(c->ports), "Labels", labels,
+        "State", ctr_status_name(c->status), "Status", status, "HostConfig", "NetworkMode",
+        json_object_get(c->host, "NetworkMode"), "NetworkSettings", "Networks",
+        json_object_get(settings, "Networks"), "Mounts", mounts_public(c->mounts));
     json_decref(settings);
     pthread_mutex_unlock(&cs->store.lock);
     return j;
@@ -1122,12 +1175,12 @@ static json_t *network_settings(struct containers *cs, const struct container *c
     if (is_running(c))
         sandbox = file_exists_sandbox(cs, c) ? path_join(cs->netns_dir, c->id)
                                              : xasprintf("/proc/%d/ns/net", (int)c->pid);
-    json_t *s = json_pack("{s:s,s:s,s:b,s:s,s:i,s:o,s:s,s:n,s:n,s:s,s:i,s:s}", "Bridge", "",
-                          "SandboxID", c->id, "HairpinMode", 0, "LinkLocalIPv6Address", "",
-                          "LinkLocalIPv6PrefixLen", 0, "Ports",
-                          c->ports ? json_deep_copy(c->ports) : json_object(), "SandboxKey",
-                          sandbox ? sandbox : "", "SecondaryIPAddresses", "SecondaryIPv6Addresses",
-                          "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "IPv6Gateway", "");
+    json_t *s =
+        json_pack("{s:s,s:s,s:b,s:s,s:i,s:o,s:s,s:n,s:n,s:s,s:i,s:s}", "Bridge", "", "SandboxID",
+                  c->id, "HairpinMode", 0, "LinkLocalIPv6Address", "", "LinkLocalIPv6PrefixLen", 0,
+                  "Ports", c->ports ? json_deep_copy(c->ports) : json_object(), "SandboxKey",
+                  sandbox ? sandbox : "", "SecondaryIPAddresses", "SecondaryIPv6Addresses",
+                  "GlobalIPv6Address", "", "GlobalIPv6PrefixLen", 0, "IPv6Gateway", "");
     json_t *ns = netattach_settings(c);
     json_object_update(s, ns);
     json_decref(ns);

@@ -15,6 +15,7 @@ struct daemon;
 struct dns_server;
 struct image_store;
 struct net_store;
+struct remap;
 struct vol_store;
 
 /* The container subsystem of one daemon. */
@@ -22,14 +23,18 @@ struct containers {
     struct ctr_store store;
     struct image_store *images;
     struct vol_store *volumes;
-    struct net_store *nets;  /* networks (network/netstore.h) */
-    struct dns_server *dns;  /* the embedded DNS server, NULL when it could not start */
-    char *netns_dir;         /* EXEC_ROOT/netns: containers' network namespaces */
+    struct net_store *nets; /* networks (network/netstore.h) */
+    struct dns_server *dns; /* the embedded DNS server, NULL when it could not start */
+    char *netns_dir;        /* EXEC_ROOT/netns: containers' network namespaces */
     char *cgroup_parent;
-    bool shutting_down; /* containers_shutdown was called: waits return at once */
-    int stop_fd;        /* an eventfd, readable once containers_close tells monitors to end */
-    int monitors;       /* monitor threads running */
+    struct remap *remap; /* --userns-remap, NULL when off */
+    bool shutting_down;  /* containers_shutdown was called: waits return at once */
+    int stop_fd;         /* an eventfd, readable once containers_close tells monitors to end */
+    int monitors;        /* monitor threads running */
 };
+
+/* The remapping C runs with: cs->remap, or NULL (off, or HostConfig.UsernsMode "host"). */
+const struct remap *ctr_remap(const struct containers *cs, const struct container *c);
 
 /* Open the store and resume monitoring (or record the exit of) every container that was
  * running when berthd last stopped; applies restart policies. */

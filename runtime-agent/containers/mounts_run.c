@@ -16,6 +16,7 @@
 #include "runtime-agent/containers/mounts.h"
 #include "runtime-agent/http/http.h"
 #include "runtime-agent/log.h"
+#include "runtime-agent/remap.h"
 #include "runtime-agent/volumes/copy.h"
 #include "runtime-agent/volumes/store.h"
 
@@ -102,7 +103,47 @@ static bool wants_copy(struct containers *cs, const json_t *p)
     return plain && vol_dir_empty(str(p, "Source"));
 }
 
-static int copy_one(int root, const json_t *p, berr_t *err)
+/* ---- remapped containers (--userns-remap) ------------------------------------------------ */
+
+static __thread const struct remap *shifting;
+
+/* Copy-up copies the image's files as they are on disk, owned by host ids; a remapped
+ * container's root must own what the image's root owns: shift ids inside the map. */
+static int shift_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)flag, (void)ftw;
+    uid_t uid = st->st_uid < shifting->uid_size ? st->st_uid + shifting->uid : st->st_uid;
+    gid_t gid = st->st_gid < shifting->gid_size ? st->st_gid + shifting->gid : st->st_gid;
+    if (lchown(path, uid, gid) < 0)
+        return -1;
+    /* chown clears set-id bits: put them back (not on symlinks, which have no mode). */
+    if (!S_ISLNK(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID)))
+        chmod(path, st->st_mode & 07777);
+    return 0;
+}
+
+static int shift_ids(const char *dir, const struct remap *r, berr_t *err)
+{
+    shifting = r;
+    int rc = nftw(dir, shift_one, 16, FTW_PHYS | FTW_MOUNT);
+    shifting = NULL;
+    return rc == 0 ? 0 : berr_set(err, errno, "shift the owners in %s to the remapped ids", dir);
+}
+
+/* A local volume's directory, made by root: a remapped root gets to own it (once, while
+ * root still owns it, as dockerd makes volumes under the remapped root). */
+static int own_volume(const char *dir, const struct remap *r, berr_t *err)
+{
+    struct stat st;
+
+    if (r == NULL || lstat(dir, &st) < 0 || st.st_uid != 0 || st.st_gid != 0)
+        return 0;
+    if (lchown(dir, r->uid, r->gid) < 0)
+        return berr_set(err, errno, "chown volume %s to the remapped root", dir);
+    return 0;
+}
+
+static int copy_one(int root, const json_t *p, const struct remap *r, berr_t *err)
 {
     _cleanup_close_ int src = cp_openat(root, str(p, "Destination"), O_RDONLY | O_DIRECTORY);
     if (src < 0)
@@ -115,6 +156,8 @@ static int copy_one(int root, const json_t *p, berr_t *err)
         vol_empty(dst); /* it was empty: leave no partial copy behind */
         return berr_prefix(err, "copy %s into volume %s", str(p, "Destination"), str(p, "Name"));
     }
+    if (r && shift_ids(str(p, "Source"), r, err) < 0)
+        return berr_prefix(err, "volume %s", str(p, "Name"));
     return 0;
 }
 
@@ -135,7 +178,7 @@ int mounts_copy_up(struct containers *cs, struct container *c, berr_t *err)
     json_array_foreach(todo, i, p)
     {
         if (ret == 0)
-            ret = copy_one(v->root, p, err);
+            ret = copy_one(v->root, p, ctr_remap(cs, c), err);
     }
     ctr_view_close(v);
     json_decref(todo);
@@ -223,7 +266,8 @@ static json_t *tmpfs_spec(const json_t *p)
                      "type", "tmpfs", "options", options);
 }
 
-static json_t *volume_spec(struct containers *cs, const json_t *p, berr_t *err)
+static json_t *volume_spec(struct containers *cs, const json_t *p, const struct remap *r,
+                           berr_t *err)
 {
     json_t *opts = vol_options(cs->volumes, str(p, "Name"));
     json_t *m = NULL;
@@ -232,7 +276,7 @@ static json_t *volume_spec(struct containers *cs, const json_t *p, berr_t *err)
         http_err(err, ENOENT, "get %s: no such volume", str(p, "Name"));
     else if (json_object_get(opts, "type"))
         m = option_spec(opts, p);
-    else {
+    else if (own_volume(str(p, "Source"), r, err) == 0) {
         relabel(p, str(p, "Source"));
         m = bind_spec(str(p, "Source"), p, "");
     }
@@ -240,14 +284,15 @@ static json_t *volume_spec(struct containers *cs, const json_t *p, berr_t *err)
     return m;
 }
 
-static json_t *point_spec(struct containers *cs, const json_t *p, berr_t *err)
+static json_t *point_spec(struct containers *cs, const json_t *p, const struct remap *r,
+                          berr_t *err)
 {
     const char *source = str(p, "Source");
 
     if (is(p, "tmpfs"))
         return tmpfs_spec(p);
     if (is(p, "volume"))
-        return volume_spec(cs, p, err);
+        return volume_spec(cs, p, r, err);
     if (json_is_true(json_object_get(p, "CreateSource")) && !file_exists(source) &&
         mkdir_p(source, 0755, err) < 0) {
         berr_prefix(err, "create the source of the bind mount %s", str(p, "Destination"));
@@ -265,7 +310,7 @@ int mounts_spec(struct containers *cs, struct container *c, json_t **mounts, ber
     *mounts = json_array();
     json_array_foreach(c->mounts, i, p)
     {
-        json_t *m = point_spec(cs, p, err);
+        json_t *m = point_spec(cs, p, ctr_remap(cs, c), err);
         if (m == NULL) {
             json_decref(*mounts);
             *mounts = NULL;

@@ -9,6 +9,7 @@
 
 #include "berth/util.h"
 #include "runtime-agent/http/http.h"
+#include "runtime-agent/remap.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -342,10 +343,9 @@ int spec_build(struct container *c, const struct spec_inputs *in, json_t **spec,
                   "id", c->id, "layers", layers, "upper", upper, "work", work, "readonly_rootfs",
                   json_is_true(json_object_get(hc, "ReadonlyRootfs")), "args", args, "env",
                   env_with_links(spec_env(cfg, in->image_config, hostname), cfg, in->link_env),
-                  "cwd",
-                  str_or(cfg, "WorkingDir", str_or(in->image_config, "WorkingDir", "/")), "user",
-                  str_or(cfg, "User", str_or(in->image_config, "User", "")), "hostname", hostname,
-                  "domainname", str_or(cfg, "Domainname", ""), "tty",
+                  "cwd", str_or(cfg, "WorkingDir", str_or(in->image_config, "WorkingDir", "/")),
+                  "user", str_or(cfg, "User", str_or(in->image_config, "User", "")), "hostname",
+                  hostname, "domainname", str_or(cfg, "Domainname", ""), "tty",
                   json_is_true(json_object_get(cfg, "Tty")), "open_stdin",
                   json_is_true(json_object_get(cfg, "OpenStdin")), "stdin_once",
                   json_is_true(json_object_get(cfg, "StdinOnce")), "namespaces", "pid", in->pid_ns,
@@ -358,6 +358,11 @@ int spec_build(struct container *c, const struct spec_inputs *in, json_t **spec,
     json_t *logs = log_config(c, hc);
     json_object_update(s, logs);
     json_decref(logs);
+    if (in->remap) {
+        json_object_set_new(json_object_get(s, "namespaces"), "user", json_string("new"));
+        json_object_set_new(s, "uid_map", remap_map_json(in->remap->uid, in->remap->uid_size));
+        json_object_set_new(s, "gid_map", remap_map_json(in->remap->gid, in->remap->gid_size));
+    }
     *spec = s;
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "runtime-agent/containers/store.h"
 
 struct ctr_store;
+struct remap;
 
 /* The command a container runs: Entrypoint + Cmd, container values over the image's
  * (an entrypoint given at create drops the image's Cmd). EINVAL when empty. */
@@ -32,8 +33,9 @@ struct spec_inputs {
     const char *pid_ns;
     const char *uts_ns;
     const char *cgroup_parent;
-    json_t *mounts; /* the container's volumes, binds and tmpfs mounts (mounts_spec) */
-    const json_t *link_env; /* --link variables, under the user's own (netattach_up) */
+    json_t *mounts;            /* the container's volumes, binds and tmpfs mounts (mounts_spec) */
+    const json_t *link_env;    /* --link variables, under the user's own (netattach_up) */
+    const struct remap *remap; /* a user namespace with these ids (ctr_remap), or NULL */
 };
 
 /* Build spec.json's content. */

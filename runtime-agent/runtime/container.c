@@ -22,7 +22,7 @@
 #include "runtime-agent/runtime/process.h"
 #include "runtime-agent/runtime/rootfs.h"
 
-enum sync_type { SYNC_GO = 1, SYNC_PTY, SYNC_ERROR };
+enum sync_type { SYNC_GO = 1, SYNC_PTY, SYNC_ERROR, SYNC_ROOTFS };
 
 struct sync_msg {
     int type;
@@ -33,10 +33,17 @@ struct sync_msg {
 static const int ns_flag[RT_NS_COUNT] = {CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS,
                                          CLONE_NEWNS};
 
-/* Namespaces given as paths, opened by the parent: -1 where the spec says new or host. */
+/* Namespaces given as paths, opened by the parent: -1 where the spec says new or host.
+ *
+ * With a user namespace the order matters: a namespace owned by the initial user namespace
+ * (the network namespace berthd made, another container's) cannot be joined from inside the
+ * container's new user namespace, which has no capability over it. So the shim joins every
+ * namespace given as a path itself, before the clone that creates the user namespace (the
+ * child inherits them; the shim then returns to its own), and the clone creates the user
+ * namespace together with the new ones, which it therefore owns. */
 struct ns_fds {
     int fd[RT_NS_COUNT];
-    int own_pid; /* the shim's own pid namespace, to return to after the clone */
+    int own[RT_NS_COUNT]; /* the shim's own namespaces, to return to after the clone */
 };
 
 static int send_msg(int sock, int type, int code, const char *text, int fd)
@@ -156,17 +163,34 @@ static int set_tty(int sock, berr_t *err)
     return 0;
 }
 
+/* In a new user namespace: wait for the shim to write the maps and send the root file system.
+ * Until rootfs_setup switches to the mapped root the child keeps the shim's host uid, so it can
+ * still reach the bundle and the bind sources below root-only dirs. */
+static int await_maps(int sock, int *overlay_fd, berr_t *err)
+{
+    struct sync_msg m;
+
+    *overlay_fd = -1;
+    if (recv_msg(sock, &m, overlay_fd) <= 0 || m.type != SYNC_ROOTFS || *overlay_fd < 0)
+        return berr_set(err, 0, "user namespace: the shim did not set it up");
+    return 0;
+}
+
 static int setup_child(const struct rt_spec *s, const char *bundle, const struct ns_fds *ns,
                        const struct container_io *io, int sock, berr_t *err)
 {
+    _cleanup_close_ int overlay_fd = -1;
+
+    if (s->userns && await_maps(sock, &overlay_fd, err) < 0)
+        return -1;
     if (join_namespaces(ns, err) < 0)
         return -1;
     if (!s->proc.tty && set_stdio(io, err) < 0)
         return -1;
     if (setsid() < 0)
         return berr_set(err, errno, "setsid");
-    if (rootfs_setup(s, bundle, err) < 0 || rootfs_finish(s, err) < 0 || set_names(s, err) < 0 ||
-        loopback_up(s, err) < 0)
+    if (rootfs_setup(s, bundle, overlay_fd, err) < 0 || rootfs_finish(s, err) < 0 ||
+        set_names(s, err) < 0 || loopback_up(s, err) < 0)
         return -1;
     if (s->proc.tty && set_tty(sock, err) < 0)
         return -1;
@@ -192,12 +216,46 @@ static __attribute__((noreturn)) void child_main(const struct rt_spec *s, const 
     child_fail(sock, process_exec(&s->proc, env, &err), &err);
 }
 
+static const char *const ns_proc_name[RT_NS_COUNT] = {"pid", "net", "ipc", "uts", "mnt"};
+
+/* Join namespace I (given as a path) in the shim for the clone; close_namespaces comes back. */
+static int join_for_clone(const struct rt_spec *s, struct ns_fds *ns, int i, berr_t *err)
+{
+    char self[64];
+
+    snprintf(self, sizeof(self), "/proc/self/ns/%s", ns_proc_name[i]);
+    ns->own[i] = open(self, O_RDONLY | O_CLOEXEC);
+    if (ns->own[i] < 0 || setns(ns->fd[i], ns_flag[i]) < 0)
+        return berr_set(err, errno, "join %s namespace %s", ns_proc_name[i], s->ns[i]);
+    close(ns->fd[i]);
+    ns->fd[i] = -1;
+    return 0;
+}
+
+/* A network namespace the shim joined for a user-namespaced container belongs to the initial
+ * user namespace, so the container's root has no CAP_NET_BIND_SERVICE or CAP_NET_RAW there:
+ * let everyone bind low ports and ping in it, the sysctls dockerd sets by default (runs in the
+ * joined namespace: /proc/sys/net is the opener's). */
+static int open_net_to_all(berr_t *err)
+{
+    static const char *const keys[][2] = {
+        {"/proc/sys/net/ipv4/ip_unprivileged_port_start", "0"},
+        {"/proc/sys/net/ipv4/ping_group_range", "0 2147483647"},
+    };
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        _cleanup_close_ int fd = open(keys[i][0], O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, keys[i][1], strlen(keys[i][1])) < 0)
+            return berr_set(err, errno, "network: set %s", keys[i][0]);
+    }
+    return 0;
+}
+
 static int open_namespaces(const struct rt_spec *s, struct ns_fds *ns, int *flags, berr_t *err)
 {
-    *flags = 0;
-    ns->own_pid = -1;
+    *flags = s->userns ? CLONE_NEWUSER : 0;
     for (int i = 0; i < RT_NS_COUNT; i++)
-        ns->fd[i] = -1;
+        ns->fd[i] = ns->own[i] = -1;
     for (int i = 0; i < RT_NS_COUNT; i++) {
         if (strcmp(s->ns[i], "new") == 0)
             *flags |= ns_flag[i];
@@ -205,24 +263,63 @@ static int open_namespaces(const struct rt_spec *s, struct ns_fds *ns, int *flag
                  (ns->fd[i] = open(s->ns[i], O_RDONLY | O_CLOEXEC)) < 0)
             return berr_set(err, errno, "namespace %s", s->ns[i]);
     }
-    if (ns->fd[RT_NS_PID] < 0)
-        return 0;
     /* A pid namespace applies to children only: join it for the clone, then come back. */
-    ns->own_pid = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-    if (ns->own_pid < 0 || setns(ns->fd[RT_NS_PID], CLONE_NEWPID) < 0)
-        return berr_set(err, errno, "join pid namespace %s", s->ns[RT_NS_PID]);
+    for (int i = 0; i < RT_NS_COUNT; i++)
+        if (ns->fd[i] >= 0 && (i == RT_NS_PID || s->userns) && join_for_clone(s, ns, i, err) < 0)
+            return -1;
+    if (s->userns && ns->own[RT_NS_NET] >= 0 && open_net_to_all(err) < 0)
+        return -1;
     return 0;
 }
 
 static void close_namespaces(struct ns_fds *ns)
 {
-    for (int i = 0; i < RT_NS_COUNT; i++)
+    for (int i = 0; i < RT_NS_COUNT; i++) {
         if (ns->fd[i] >= 0)
             close(ns->fd[i]);
-    if (ns->own_pid >= 0) {
-        setns(ns->own_pid, CLONE_NEWPID);
-        close(ns->own_pid);
+        if (ns->own[i] >= 0) {
+            setns(ns->own[i], ns_flag[i]);
+            close(ns->own[i]);
+        }
     }
+}
+
+static int write_map(pid_t pid, const char *file, const struct rt_idmap *map, size_t n, berr_t *err)
+{
+    _cleanup_free_ char *path = xasprintf("/proc/%d/%s", (int)pid, file);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%u %u %u\n", map[i].container_id, map[i].host_id, map[i].size);
+    fclose(f);
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+    ssize_t w = fd < 0 ? -1 : write(fd, text, len);
+    free(text);
+    if (w < 0 || (size_t)w != len)
+        return berr_set(err, errno, "user namespace: write %s", path);
+    return 0;
+}
+
+/* In the shim, for a child in a new user namespace: its uid and gid maps, then its root file
+ * system (rootfs_idmapped_overlay), sent to it over SOCK. */
+static int setup_userns(const struct rt_spec *s, pid_t pid, int sock, berr_t *err)
+{
+    _cleanup_free_ char *user = xasprintf("/proc/%d/ns/user", (int)pid);
+
+    if (write_map(pid, "uid_map", s->uid_map, s->n_uid_map, err) < 0 ||
+        write_map(pid, "gid_map", s->gid_map, s->n_gid_map, err) < 0)
+        return -1;
+    _cleanup_close_ int ufd = open(user, O_RDONLY | O_CLOEXEC);
+    if (ufd < 0)
+        return berr_set(err, errno, "user namespace: open %s", user);
+    _cleanup_close_ int mfd = rootfs_idmapped_overlay(s, ufd, err);
+    if (mfd < 0)
+        return -1;
+    if (send_msg(sock, SYNC_ROOTFS, 0, NULL, mfd) < 0)
+        return berr_set(err, errno, "user namespace: send the root file system");
+    return 0;
 }
 
 /* Read the child's reports until its execve closes the socket. */
@@ -287,6 +384,10 @@ static int start_child(const struct rt_spec *s, const char *bundle, struct cgrou
     if (c->pid < 0) {
         close(sp[0]);
         return berr_set(err, saved, "container: clone");
+    }
+    if (s->userns && setup_userns(s, c->pid, sp[0], err) < 0) {
+        close(sp[0]);
+        return -1;
     }
     berr_t cg_err = NULL;
     bool placed = cgroup_add_pid(cg, c->pid, &cg_err) == 0;

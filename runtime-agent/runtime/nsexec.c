@@ -19,7 +19,12 @@
 #include "runtime-agent/runtime/process.h"
 #include "runtime-agent/runtime/runtime.h"
 
-/* The order in which namespaces are joined: user first, mount last. */
+/* The namespaces joined. The parent joins ipc, uts, net and pid while still in the initial
+ * user namespace (with a remapped container the network namespace belongs to the initial user
+ * namespace, which a process inside the container's user namespace could no longer join),
+ * then forks; the child joins the user namespace and then the mount namespace, which the
+ * container's user namespace owns. The parent stays in the initial user namespace, so it can
+ * return to its own pid namespace. */
 static const struct {
     const char *name;
     int flag;
@@ -52,15 +57,16 @@ static int open_namespaces(pid_t pid, int fds[NS_N], berr_t *err)
     return 0;
 }
 
-/* What the parent joins: PID's cgroup and every namespace but the mount namespace, which the
- * child enters after the fork (the parent keeps the host's /proc; a pid namespace only takes
- * effect for children anyway). */
+/* What the parent joins: PID's cgroup and every namespace but the user and mount namespaces,
+ * which the child enters after the fork (the parent keeps the host's /proc; a pid namespace
+ * only takes effect for children anyway). */
 static int join_parent(pid_t pid, int fds[NS_N], berr_t *err)
 {
     if (open_namespaces(pid, fds, err) < 0 || cgroup_join(pid, err) < 0)
         return -1;
     for (size_t i = 0; i < NS_N; i++)
-        if (ns_order[i].flag != CLONE_NEWNS && fds[i] >= 0 && setns(fds[i], ns_order[i].flag) < 0)
+        if (ns_order[i].flag != CLONE_NEWNS && ns_order[i].flag != CLONE_NEWUSER && fds[i] >= 0 &&
+            setns(fds[i], ns_order[i].flag) < 0)
             return berr_set(err, errno, "join the %s namespace of process %d", ns_order[i].name,
                             (int)pid);
     return 0;
@@ -73,9 +79,11 @@ static void close_all(int fds[NS_N])
             close(fds[i]);
 }
 
-/* In the child: enter the mount namespace and the container's root. */
-static int join_mnt(int mntfd, int rootfd, berr_t *err)
+/* In the child: enter the user namespace, the mount namespace and the container's root. */
+static int join_mnt(int userfd, int mntfd, int rootfd, berr_t *err)
 {
+    if (userfd >= 0 && setns(userfd, CLONE_NEWUSER) < 0)
+        return berr_set(err, errno, "join the user namespace");
     if (mntfd >= 0 && setns(mntfd, CLONE_NEWNS) < 0)
         return berr_set(err, errno, "join the mount namespace");
     if (fchdir(rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0)
@@ -83,14 +91,15 @@ static int join_mnt(int mntfd, int rootfd, berr_t *err)
     return 0;
 }
 
-static __attribute__((noreturn)) void run_child(const struct rt_process *p, int mntfd, int rootfd)
+static __attribute__((noreturn)) void run_child(const struct rt_process *p, int userfd, int mntfd,
+                                                int rootfd)
 {
     berr_t err = NULL;
     char **env = NULL;
     int code = EXIT_SETUP_FAILED;
 
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    if (join_mnt(mntfd, rootfd, &err) < 0) {
+    if (join_mnt(userfd, mntfd, rootfd, &err) < 0) {
         code = EXIT_SETUP_FAILED;
     } else if (p->tty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) < 0)) {
         berr_set(&err, errno, "make stdin the controlling terminal");
@@ -142,7 +151,7 @@ static int run(pid_t pid, const struct rt_process *proc, berr_t *err)
     }
     child_pid = fork();
     if (child_pid == 0)
-        run_child(proc, fds[NS_N - 1], rootfd);
+        run_child(proc, fds[0], fds[NS_N - 1], rootfd);
     close_all(fds);
     /* Back to our own pid namespace for any later child (the sanitizers' exit-time helper). */
     if (own_pid >= 0)

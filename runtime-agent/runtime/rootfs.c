@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -154,12 +155,19 @@ static int mount_overlay(const struct rt_spec *s, const char *rootfs, berr_t *er
     return 0;
 }
 
-static int populate_dev(int devfd, berr_t *err)
+/* Device nodes: made with mknod, or, in a user namespace (where mknod is refused), the host's
+ * nodes bound onto empty files as runc does. */
+static int populate_dev(int rootfd, int devfd, bool userns, berr_t *err)
 {
     for (size_t i = 0; i < sizeof(dev_nodes) / sizeof(dev_nodes[0]); i++) {
         const struct dev_node *n = &dev_nodes[i];
-        if (mknodat(devfd, n->name, S_IFCHR | 0666, makedev(n->maj, n->min)) < 0)
+        if (userns) {
+            _cleanup_free_ char *path = xasprintf("/dev/%s", n->name);
+            if (mount_dest(rootfd, path, DEST_FILE, path, NULL, MS_BIND, NULL, err) < 0)
+                return -1;
+        } else if (mknodat(devfd, n->name, S_IFCHR | 0666, makedev(n->maj, n->min)) < 0) {
             return berr_set(err, errno, "rootfs: create /dev/%s", n->name);
+        }
     }
     for (size_t i = 0; i < sizeof(dev_links) / sizeof(dev_links[0]); i++)
         if (symlinkat(dev_links[i][1], devfd, dev_links[i][0]) < 0)
@@ -170,7 +178,7 @@ static int populate_dev(int devfd, berr_t *err)
     return 0;
 }
 
-static int mount_dev(int rootfd, berr_t *err)
+static int mount_dev(int rootfd, bool userns, berr_t *err)
 {
     const unsigned long nse = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 
@@ -180,7 +188,7 @@ static int mount_dev(int rootfd, berr_t *err)
     _cleanup_close_ int devfd = open_in_root(rootfd, "/dev", O_DIRECTORY | O_RDONLY);
     if (devfd < 0)
         return berr_set(err, errno, "rootfs: open /dev");
-    if (populate_dev(devfd, err) < 0)
+    if (populate_dev(rootfd, devfd, userns, err) < 0)
         return -1;
     if (mount_dest(rootfd, "/dev/pts", DEST_DIR, "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
                    "newinstance,ptmxmode=0666,mode=0620,gid=5", err) < 0 ||
@@ -266,29 +274,59 @@ static void parse_opts(const struct rt_mount *m, struct mount_opts *o)
         o->bind = true;
 }
 
-static int mount_bind(int rootfd, const struct rt_mount *m, struct mount_opts *o, berr_t *err)
+/* The flags of the mount holding PATH that a user namespace may not clear on a bind remount
+ * (the kernel locks them). */
+static unsigned long locked_flags(const char *path)
+{
+    static const struct {
+        unsigned long st, ms;
+    } map[] = {{ST_NOSUID, MS_NOSUID},         {ST_NODEV, MS_NODEV},
+               {ST_NOEXEC, MS_NOEXEC},         {ST_NOATIME, MS_NOATIME},
+               {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME}};
+    struct statvfs sv;
+    unsigned long flags = 0;
+
+    if (statvfs(path, &sv) < 0)
+        return 0;
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (sv.f_flag & map[i].st)
+            flags |= map[i].ms;
+    return flags;
+}
+
+/* SRC_FD: the source opened beforehand (O_PATH), or -1 to use its path. */
+static int mount_bind(int rootfd, const struct rt_mount *m, int src_fd, struct mount_opts *o,
+                      berr_t *err)
 {
     struct stat st;
     unsigned long rec = o->flags & MS_REC, rest = o->flags & ~(MS_BIND | MS_REC);
+    char fdsrc[FD_PATH_LEN];
+    const char *src = m->source;
 
-    if (stat(m->source, &st) < 0)
+    if (src_fd >= 0) {
+        fd_path(fdsrc, src_fd);
+        src = fdsrc;
+    }
+    if (stat(src, &st) < 0)
         return berr_set(err, errno, "mount %s: source %s", m->destination, m->source);
+    if (src_fd >= 0 && rest != 0) /* a user namespace: keep what the kernel locked */
+        rest |= locked_flags(src);
     enum dest_kind kind = S_ISDIR(st.st_mode) ? DEST_DIR : DEST_FILE;
-    if (mount_dest(rootfd, m->destination, kind, m->source, NULL, MS_BIND | rec, NULL, err) < 0)
+    if (mount_dest(rootfd, m->destination, kind, src, NULL, MS_BIND | rec, NULL, err) < 0)
         return -1;
     if (rest == 0)
         return 0;
     return remount_dest(rootfd, m->destination, MS_REMOUNT | MS_BIND | rest, err);
 }
 
-static int mount_one(int rootfd, const struct rt_mount *m, berr_t *err)
+static int mount_one(int rootfd, const struct rt_mount *m, int src_fd, berr_t *err)
 {
     struct mount_opts o;
     int rc;
 
     parse_opts(m, &o);
     if (o.bind)
-        rc = mount_bind(rootfd, m, &o, err);
+        rc = mount_bind(rootfd, m, src_fd, &o, err);
     else
         rc = mount_dest(rootfd, m->destination, DEST_DIR, m->source, m->type, o.flags, o.data, err);
     free(o.data);
@@ -310,25 +348,169 @@ static int pivot(int rootfd, berr_t *err)
     return 0;
 }
 
-int rootfs_setup(const struct rt_spec *s, const char *bundle, berr_t *err)
+/* With a user namespace, the setup runs as the mapped root (what it creates in the container's
+ * file systems must have an owner the namespace maps), which cannot reach sources below
+ * root-only directories (the container's /etc files, volumes): open them first, still with the
+ * shim's host uid, and bind them through /proc/self/fd. */
+static int open_sources(const struct rt_spec *s, int *src_fd, berr_t *err)
+{
+    for (size_t i = 0; i < s->n_mounts; i++) {
+        struct mount_opts o;
+        parse_opts(&s->mounts[i], &o);
+        free(o.data);
+        src_fd[i] = -1;
+        if (o.bind && (src_fd[i] = open(s->mounts[i].source, O_PATH | O_CLOEXEC)) < 0)
+            return berr_set(err, errno, "mount %s: source %s", s->mounts[i].destination,
+                            s->mounts[i].source);
+    }
+    return 0;
+}
+
+/* Attach the overlay the shim made (rootfs_idmapped_overlay) at ROOTFS. */
+static int attach_overlay(int overlay_fd, const char *rootfs, berr_t *err)
+{
+    if (mkdir(rootfs, 0755) < 0 && errno != EEXIST)
+        return berr_set(err, errno, "rootfs: create %s", rootfs);
+    if (move_mount(overlay_fd, "", AT_FDCWD, rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        return berr_set(err, errno, "rootfs: attach the idmapped overlay on %s", rootfs);
+    return 0;
+}
+
+int rootfs_setup(const struct rt_spec *s, const char *bundle, int overlay_fd, berr_t *err)
 {
     _cleanup_free_ char *rootfs = path_join(bundle, "rootfs");
     const unsigned long nse = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return berr_set(err, errno, "rootfs: make mounts private");
-    if (mount_overlay(s, rootfs, err) < 0)
+    if (overlay_fd >= 0 ? attach_overlay(overlay_fd, rootfs, err) < 0
+                        : mount_overlay(s, rootfs, err) < 0)
         return -1;
     _cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
         return berr_set(err, errno, "rootfs: open %s", rootfs);
-    if (mount_dest(rootfd, "/proc", DEST_DIR, "proc", "proc", nse, NULL, err) < 0 ||
-        mount_dev(rootfd, err) < 0 || mount_sys(rootfd, err) < 0)
+    int *src_fd = xcalloc(s->n_mounts + 1, sizeof(int));
+    int rc = s->userns ? open_sources(s, src_fd, err) : 0;
+    if (rc == 0 && s->userns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+        rc = berr_set(err, errno, "user namespace: become the mapped root");
+    if (rc == 0 && (mount_dest(rootfd, "/proc", DEST_DIR, "proc", "proc", nse, NULL, err) < 0 ||
+                    mount_dev(rootfd, s->userns, err) < 0 || mount_sys(rootfd, err) < 0))
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i < s->n_mounts; i++)
+        if (mount_one(rootfd, &s->mounts[i], s->userns ? src_fd[i] : -1, err) < 0)
+            rc = -1;
+    for (size_t i = 0; s->userns && i < s->n_mounts; i++)
+        if (src_fd[i] >= 0)
+            close(src_fd[i]);
+    free(src_fd);
+    return rc < 0 ? -1 : pivot(rootfd, err);
+}
+
+/* ---- the idmapped overlay, made by the shim --------------------------------------------- */
+
+/* A detached copy of the mount at PATH whose ids are mapped through USERNS_FD. */
+static int idmapped_tree(const char *path, int userns_fd, berr_t *err)
+{
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd};
+    int fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+
+    if (fd < 0)
+        return berr_set(err, errno, "rootfs: clone the mount of layer %s", path);
+    if (mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+        berr_set(err, errno,
+                 "rootfs: idmap layer %s for the user namespace (the kernel or this file system "
+                 "does not support idmapped mounts; --userns-remap needs them)",
+                 path);
+        close(fd);
         return -1;
-    for (size_t i = 0; i < s->n_mounts; i++)
-        if (mount_one(rootfd, &s->mounts[i], err) < 0)
-            return -1;
-    return pivot(rootfd, err);
+    }
+    return fd;
+}
+
+static int ovl_set(int fsfd, const char *key, int fd, berr_t *err)
+{
+    char path[FD_PATH_LEN];
+
+    fd_path(path, fd);
+    if (fsconfig(fsfd, FSCONFIG_SET_STRING, key, path, 0) < 0)
+        return berr_set(err, errno, "rootfs: overlay option %s", key);
+    return 0;
+}
+
+/* lowerdir+ (Linux 6.8) takes one layer at a time; older kernels get one lowerdir string,
+ * which fsconfig limits to 256 bytes. */
+static int ovl_lowers(int fsfd, const int *fds, size_t n, berr_t *err)
+{
+    char path[FD_PATH_LEN];
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        fd_path(path, fds[i]);
+        if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", path, 0) < 0)
+            break;
+    }
+    if (i == n)
+        return 0;
+    if (i > 0 || errno != EINVAL)
+        return berr_set(err, errno, "rootfs: overlay option lowerdir+");
+    char all[256] = "";
+    for (i = 0; i < n; i++) {
+        fd_path(path, fds[i]);
+        if (strlen(all) + strlen(path) + 2 >= sizeof(all))
+            return berr_set(err, E2BIG, "rootfs: %zu idmapped layers need Linux 6.8", n);
+        if (i > 0)
+            strcat(all, ":");
+        strcat(all, path);
+    }
+    if (fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir", all, 0) < 0)
+        return berr_set(err, errno, "rootfs: overlay option lowerdir");
+    return 0;
+}
+
+static int make_overlay(const struct rt_spec *s, const int *lower, size_t n, berr_t *err)
+{
+    _cleanup_close_ int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
+    _cleanup_close_ int upper = open(s->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    _cleanup_close_ int work = open(s->work, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+    if (fsfd < 0)
+        return berr_set(err, errno, "rootfs: open an overlay file system context");
+    if (upper < 0 || work < 0)
+        return berr_set(err, errno, "rootfs: open %s", upper < 0 ? s->upper : s->work);
+    if (ovl_lowers(fsfd, lower, n, err) < 0 || ovl_set(fsfd, "upperdir", upper, err) < 0 ||
+        ovl_set(fsfd, "workdir", work, err) < 0)
+        return -1;
+    if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        return berr_set(err, errno,
+                        "rootfs: create the overlay on idmapped layers (overlayfs needs Linux "
+                        "5.19 for idmapped lower layers)");
+    int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, 0);
+    if (mfd < 0)
+        return berr_set(err, errno, "rootfs: mount the overlay");
+    return mfd;
+}
+
+int rootfs_idmapped_overlay(const struct rt_spec *s, int userns_fd, berr_t *err)
+{
+    size_t n = 0;
+    int ret = -1;
+
+    while (s->layers[n])
+        n++;
+    int *fds = xcalloc(n, sizeof(int));
+    for (size_t i = 0; i < n; i++)
+        fds[i] = -1;
+    size_t i;
+    for (i = 0; i < n; i++)
+        if ((fds[i] = idmapped_tree(s->layers[i], userns_fd, err)) < 0)
+            break;
+    if (i == n)
+        ret = make_overlay(s, fds, n, err);
+    for (i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    free(fds);
+    return ret;
 }
 
 static int mask_path(const char *path, berr_t *err)

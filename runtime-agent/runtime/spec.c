@@ -203,6 +203,55 @@ static int parse_mounts(json_t *o, struct rt_spec *s, berr_t *err)
     return 0;
 }
 
+/* "uid_map"/"gid_map": [{"container_id", "host_id", "size"}, ...], at most 340 lines (the
+ * kernel's limit), none wrapping around. */
+static int parse_idmap(json_t *o, const char *key, struct rt_idmap **out, size_t *n, berr_t *err)
+{
+    json_t *v = json_object_get(o, key), *m;
+    size_t i;
+
+    *out = NULL;
+    *n = 0;
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 340)
+        return berr_set(err, 0, "\"%s\" must be an array of 1 to 340 mappings", key);
+    *out = xcalloc(json_array_size(v), sizeof(**out));
+    json_array_foreach(v, i, m)
+    {
+        int64_t f[3];
+        static const char *const names[3] = {"container_id", "host_id", "size"};
+        for (int k = 0; k < 3; k++) {
+            if (get_int(m, names[k], &f[k], err) < 0)
+                return berr_prefix(err, "%s[%zu]", key, i);
+            if (f[k] < 0 || f[k] > UINT32_MAX)
+                return berr_set(err, 0, "%s[%zu].%s %lld is out of range", key, i, names[k],
+                                (long long)f[k]);
+        }
+        if (f[2] == 0 || f[0] + f[2] > UINT32_MAX || f[1] + f[2] > UINT32_MAX)
+            return berr_set(err, 0, "%s[%zu]: empty or wrapping range", key, i);
+        (*out)[i] = (struct rt_idmap){(uint32_t)f[0], (uint32_t)f[1], (uint32_t)f[2]};
+        *n = i + 1;
+    }
+    return 0;
+}
+
+/* namespaces.user: "host" (the default) or "new" with "uid_map" and "gid_map". */
+static int parse_userns(json_t *o, json_t *ns, struct rt_spec *s, berr_t *err)
+{
+    _cleanup_free_ char *user = NULL;
+
+    if (get_str(ns, "user", "host", &user, err) < 0)
+        return berr_prefix(err, "namespaces");
+    if (strcmp(user, "host") == 0)
+        return 0;
+    if (strcmp(user, "new") != 0)
+        return berr_set(err, 0, "namespaces.user: \"%s\" is not new or host", user);
+    s->userns = true;
+    if (parse_idmap(o, "uid_map", &s->uid_map, &s->n_uid_map, err) < 0 ||
+        parse_idmap(o, "gid_map", &s->gid_map, &s->n_gid_map, err) < 0)
+        return -1;
+    return 0;
+}
+
 static int parse_namespaces(json_t *o, struct rt_spec *s, berr_t *err)
 {
     json_t *ns = json_object_get(o, "namespaces");
@@ -219,7 +268,7 @@ static int parse_namespaces(json_t *o, struct rt_spec *s, berr_t *err)
     }
     if (strcmp(s->ns[RT_NS_MNT], "new") != 0)
         return berr_set(err, 0, "namespaces.mnt must be \"new\"");
-    return 0;
+    return parse_userns(o, ns, s, err);
 }
 
 static int parse_resources(json_t *o, struct rt_resources *r, berr_t *err)
@@ -362,6 +411,8 @@ void spec_free(struct rt_spec *s)
         strv_free(s->mounts[i].options);
     }
     free(s->mounts);
+    free(s->uid_map);
+    free(s->gid_map);
     free(s->cgroup_parent);
     free(s->log_path);
     free(s->log_driver);

@@ -16,6 +16,11 @@ struct rt_mount {
     char **options; /* NULL-terminated */
 };
 
+/* One line of a user namespace's uid_map or gid_map. */
+struct rt_idmap {
+    uint32_t container_id, host_id, size;
+};
+
 struct rt_resources {
     int64_t memory, memory_swap, pids_limit, cpu_quota, cpu_period, cpu_shares;
 };
@@ -37,6 +42,9 @@ struct rt_spec {
     bool readonly_rootfs, open_stdin, stdin_once;
     char *hostname, *domainname;
     char *ns[RT_NS_COUNT]; /* "new", "host" or a path */
+    bool userns;           /* namespaces.user "new": a user namespace with these maps */
+    struct rt_idmap *uid_map, *gid_map;
+    size_t n_uid_map, n_gid_map;
     struct rt_mount *mounts;
     size_t n_mounts;
     struct rt_resources res;
