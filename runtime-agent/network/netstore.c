@@ -273,7 +273,8 @@ static int plumb(const struct network *n, berr_t *err)
                             .subnet = n->subnet,
                             .prefix = n->prefix,
                             .internal = n->internal,
-                            .icc = n->icc};
+                            .icc = n->icc,
+                            .no_masq = !n->ip_masq};
     if (nft_network_add(&f, err) < 0)
         return berr_prefix(err, "network %s", n->name);
     if (!n->internal && nl_sysctl_set("net/ipv4/ip_forward", "1", err) < 0)

@@ -297,10 +297,11 @@ static void network_rules(FILE *f, const struct nft_network *n, bool ibrname)
                 " comment \"berth:%s\"\n",
                 br, br, id);
     } else {
-        fprintf(f,
-                "add rule ip berth postrouting ip saddr %s oifname != \"%s\" masquerade"
-                " comment \"berth:%s\"\n",
-                sub, br, id);
+        if (!n->no_masq)
+            fprintf(f,
+                    "add rule ip berth postrouting ip saddr %s oifname != \"%s\" masquerade"
+                    " comment \"berth:%s\"\n",
+                    sub, br, id);
         fprintf(f,
                 "add rule ip berth forward iifname \"%s\" oifname != \"%s\" jump isolate"
                 " comment \"berth:%s\"\n",

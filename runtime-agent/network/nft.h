@@ -51,6 +51,7 @@ struct nft_network {
     int prefix;
     bool internal; /* no traffic to or from other interfaces, no NAT */
     bool icc;      /* false: containers on it cannot talk except through nft_link_allow */
+    bool no_masq;  /* --ip-masq=false: forwarded, but not masqueraded */
 };
 
 /* Add the rules of network N (see above). Idempotent per id: its old rules go first. */

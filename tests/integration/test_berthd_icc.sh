@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # berthd --icc=false, as the seed describes it: containers on the default bridge cannot talk
-# to each other, except a linking container to the ports its linked container exposes.
+# to each other, except a linking container to the ports its linked container exposes. Also
+# --ip-masq=false: no masquerade rule.
 source "$(dirname "$0")/netns_env.sh"
 
-start_berthd --icc=false
+start_berthd --icc=false --ip-masq=false
 export DOCKER_HOST=unix://$SOCK
 net_images
 assert_eq "$(dk network inspect -f '{{index .Options "com.docker.network.bridge.enable_icc"}}' bridge)" \
     "false" "bridge option enable_icc"
+nft list table ip berth | grep masquerade >/dev/null && fail "--ip-masq=false, yet a masquerade rule"
 
 # db serves on its exposed port 27017 and on 5000, which it does not expose
 dk run -d --name db phoenix-mongo sh -c 'mkdir -p /www && echo db-exposed >/www/index.html &&
