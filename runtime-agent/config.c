@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "berth/util.h"
+#include "runtime-agent/containers/detachkeys.h"
 #include "runtime-agent/http/listen.h"
 #include "runtime-agent/log.h"
 
@@ -251,6 +252,7 @@ static const struct {
     {"bridge", CFG_BRIDGE, offsetof(struct daemon_config, bridge)},
     {"bip", CFG_BIP, offsetof(struct daemon_config, bip)},
     {"fixed-cidr", CFG_FIXED_CIDR, offsetof(struct daemon_config, fixed_cidr)},
+    {"detach-keys", CFG_DETACH_KEYS, offsetof(struct daemon_config, detach_keys)},
 };
 
 static int file_hosts(struct daemon_config *c, json_t *v, const char *path, berr_t *err)
@@ -431,6 +433,8 @@ int config_finish(struct daemon_config *c, berr_t *err)
         c->cgroup_parent = xstrdup(CONFIG_DEFAULT_CGROUP_PARENT);
     if (check_cgroup_parent(c, err) < 0)
         return -1;
+    if (detach_keys_set_default(c->detach_keys, err) < 0)
+        return berr_prefix(err, "config \"detach-keys\"");
     return check_hosts(c, err);
 }
 
@@ -450,5 +454,6 @@ void config_free(struct daemon_config *c)
     free(c->bridge);
     free(c->bip);
     free(c->fixed_cidr);
+    free(c->detach_keys);
     memset(c, 0, sizeof(*c));
 }

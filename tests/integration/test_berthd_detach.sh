@@ -186,6 +186,28 @@ wait_for 10 "plain's input" sh -c "docker exec plain od -An -c /tmp/in | grep -q
 assert_eq "$(dk exec plain od -An -c /tmp/in | tr -s ' ')" " h 020 021 i" \
     "what cat got without a TTY"
 
+# --- daemon.json's detach-keys: the default when the client names none -------------------
+
+echo '{"detach-keys": "ctrl-x,ctrl-y"}' >"$T/daemon.json"
+stop_berthd
+start_berthd
+assert_eq "$(hijack "$ATT" "" "b'j\\x10\\x11k\\x18'" "b'\\x19'")" closed \
+    "the stream after the daemon's keys ctrl-x ctrl-y"
+running raw "after detaching with the daemon's keys"
+assert_eq "$(dk exec raw od -An -c /tmp/in | tr -s ' ')" \
+    " a b 020 c d 001 b e 020 021 f j 020 021 k" "what cat got before the daemon's keys"
+# A client's own keys still win.
+assert_eq "$(hijack "$ATT&detachKeys=ctrl-p,ctrl-q" "" "b'\\x10\\x11'")" closed \
+    "the stream after ctrl-p ctrl-q asked for by the client"
+echo '{"detach-keys": "ctrl-x,"}' >"$T/bad.json"
+rc=0
+timeout 20 "$BERTHD" daemon -H "unix://$T/bad.sock" --data-root "$T/bad-data" \
+    --exec-root "$T/bad-exec" --config-file "$T/bad.json" 2>"$T/bad-daemon.err" || rc=$?
+[ "$rc" != 0 ] || fail "berthd started with invalid detach-keys in daemon.json"
+assert_contains "$(cat "$T/bad-daemon.err")" 'detach-keys' "berthd's message"
+assert_contains "$(cat "$T/bad-daemon.err")" 'unknown key ""' "berthd's message"
+echo '{}' >"$T/daemon.json"
+
 # --- attach once more; exit ends the container ------------------------------------------
 
 tty_start att3 "docker attach sx"
