@@ -186,9 +186,20 @@ wait_for 10 "plain's input" sh -c "docker exec plain od -An -c /tmp/in | grep -q
 assert_eq "$(dk exec plain od -An -c /tmp/in | tr -s ' ')" " h 020 021 i" \
     "what cat got without a TTY"
 
+# --- attach once more; exit ends the container ------------------------------------------
+
+tty_start att3 "docker attach sx"
+sleep 0.5
+tm send-keys -t att3 'echo six-$((6*7))' Enter
+tty_expect att3 "six-42"
+tm send-keys -t att3 'exit 3' Enter
+assert_eq "$(tty_rc att3)" 3 "docker attach, then exit 3"
+assert_eq "$(dk inspect -f '{{.State.Status}} {{.State.ExitCode}}' sx)" "exited 3" "sx after exit"
+
 # --- daemon.json's detach-keys: the default when the client names none -------------------
 
 echo '{"detach-keys": "ctrl-x,ctrl-y"}' >"$T/daemon.json"
+# berthd restarts with the waits of the detached CLIs and the attach of "plain" still open.
 stop_berthd
 start_berthd
 assert_eq "$(hijack "$ATT" "" "b'j\\x10\\x11k\\x18'" "b'\\x19'")" closed \
@@ -207,16 +218,6 @@ timeout 20 "$BERTHD" daemon -H "unix://$T/bad.sock" --data-root "$T/bad-data" \
 assert_contains "$(cat "$T/bad-daemon.err")" 'detach-keys' "berthd's message"
 assert_contains "$(cat "$T/bad-daemon.err")" 'unknown key ""' "berthd's message"
 echo '{}' >"$T/daemon.json"
-
-# --- attach once more; exit ends the container ------------------------------------------
-
-tty_start att3 "docker attach sx"
-sleep 0.5
-tm send-keys -t att3 'echo six-$((6*7))' Enter
-tty_expect att3 "six-42"
-tm send-keys -t att3 'exit 3' Enter
-assert_eq "$(tty_rc att3)" 3 "docker attach, then exit 3"
-assert_eq "$(dk inspect -f '{{.State.Status}} {{.State.ExitCode}}' sx)" "exited 3" "sx after exit"
 
 finish
 echo "PASS test_berthd_detach"
