@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "berth/util.h"
+#include "runtime-agent/containers/detachkeys.h"
 #include "runtime-agent/http/listen.h"
 #include "runtime-agent/log.h"
 #include "runtime-agent/remap.h"
@@ -262,6 +263,7 @@ static const struct {
     {"bip", CFG_BIP, offsetof(struct daemon_config, bip)},
     {"fixed-cidr", CFG_FIXED_CIDR, offsetof(struct daemon_config, fixed_cidr)},
     {"userns-remap", CFG_USERNS_REMAP, offsetof(struct daemon_config, userns_remap)},
+    {"detach-keys", CFG_DETACH_KEYS, offsetof(struct daemon_config, detach_keys)},
 };
 
 static int file_hosts(struct daemon_config *c, json_t *v, const char *path, berr_t *err)
@@ -450,6 +452,8 @@ int config_finish(struct daemon_config *c, berr_t *err)
     _cleanup_free_ char *ru = NULL, *rg = NULL;
     if (c->userns_remap && remap_parse_value(c->userns_remap, &ru, &rg, err) < 0)
         return -1;
+    if (detach_keys_set_default(c->detach_keys, err) < 0)
+        return berr_prefix(err, "config \"detach-keys\"");
     return check_hosts(c, err);
 }
 
@@ -470,5 +474,6 @@ void config_free(struct daemon_config *c)
     free(c->bip);
     free(c->fixed_cidr);
     free(c->userns_remap);
+    free(c->detach_keys);
     memset(c, 0, sizeof(*c));
 }

@@ -35,6 +35,7 @@ enum config_field {
     CFG_IP_MASQ = 1 << 16,
     CFG_MTU = 1 << 17,
     CFG_USERNS_REMAP = 1 << 18,
+    CFG_DETACH_KEYS = 1 << 19, /* daemon.json only: dockerd has no such flag */
 };
 
 struct daemon_config {
@@ -48,6 +49,7 @@ struct daemon_config {
     bool icc, ip_masq;
     int mtu;
     char *userns_remap; /* --userns-remap: NULL (off), "default", USER[:GROUP], UID[:GID] */
+    char *detach_keys; /* "detach-keys": the default detach sequence of attach and exec */
     int log_level;
     unsigned set; /* enum config_field bits given as flags */
     bool help;    /* --help was asked for */
@@ -61,7 +63,8 @@ int config_parse_args(struct daemon_config *c, int argc, char **argv, berr_t *er
 int config_load_file(struct daemon_config *c, berr_t *err);
 
 /* Fill defaults and check the whole: every -H parses, tcp:// without --tlsverify needs the
- * explicit --insecure-tcp, and the cgroup parent is a plain relative path. */
+ * explicit --insecure-tcp, and the cgroup parent is a plain relative path. Valid detach keys
+ * become the process default (detach_keys_set_default). */
 int config_finish(struct daemon_config *c, berr_t *err);
 
 /* True when HOST is a tcp:// address. */

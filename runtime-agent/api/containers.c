@@ -14,7 +14,9 @@
 
 #include "berth/util.h"
 #include "runtime-agent/api/api.h"
+#include "runtime-agent/containers/detachkeys.h"
 #include "runtime-agent/containers/lifecycle.h"
+#include "runtime-agent/log.h"
 #include "runtime-agent/runtime/runtime.h"
 
 #define RAW_STREAM "application/vnd.docker.raw-stream"
@@ -323,7 +325,10 @@ static int h_wait(struct http_request *req, struct http_response *resp, berr_t *
 struct relay {
     struct conn *conn;
     int shim;
-    bool open_stdin;
+    bool tty;                /* Docker watches for the detach keys on a terminal only */
+    bool stdin_once;         /* without a TTY, the client's EOF closes the container's stdin */
+    struct detach_keys keys; /* the session's detach sequence */
+    const char *id;
 };
 
 static int write_all_fd(int fd, const void *buf, size_t len)
@@ -356,23 +361,43 @@ static int send_frame(int fd, int stream, const void *data, size_t len)
     return len ? write_all_fd(fd, data, len) : 0;
 }
 
-/* Client -> container stdin, as stream-0 frames; EOF closes the container's stdin. */
+/* Client -> container stdin, as stream-0 frames. Without a TTY the client's EOF closes the
+ * container's stdin when it is StdinOnce (else it stays open for the next attach). On a
+ * terminal, as with Docker, the detach keys or the end of the client's input end the
+ * session instead, and the container keeps its stdin. */
 static void *stdin_pump(void *arg)
 {
     struct relay *r = arg;
-    char buf[16384];
+    char buf[16384], out[sizeof(buf) + DETACH_KEYS_MAX];
     for (;;) {
         berr_t e = NULL;
         ssize_t n = conn_read(r->conn, buf, sizeof(buf), CONN_NO_DEADLINE, &e);
         berr_free(&e);
-        if (n > 0 && send_frame(r->shim, 0, buf, (size_t)n) == 0)
-            continue;
-        /* An end that berthd's shutdown caused is not the client's: the container keeps its
-         * stdin (pump_output sees the connection hang up by itself). */
-        if (n == 0 && !conn_aborted(r->conn))
-            send_frame(r->shim, 0, NULL, 0);
-        else if (n != 0)
-            shutdown(r->shim, SHUT_RD); /* the client is gone: stop the output side too */
+        if (n > 0) {
+            bool detached = false;
+            size_t len = (size_t)n;
+            const char *p = buf;
+            if (r->tty) {
+                len = detach_keys_feed(&r->keys, buf, len, out, NULL, &detached);
+                p = out;
+            }
+            if ((len == 0 || send_frame(r->shim, 0, p, len) == 0) && !detached)
+                continue;
+            if (detached)
+                log_debug("container %s: attach: the client detached", r->id);
+        } else if (n == 0 && r->tty) {
+            size_t len = conn_aborted(r->conn) ? 0 : detach_keys_flush(&r->keys, out);
+            if (len > 0)
+                send_frame(r->shim, 0, out, len);
+        } else if (n == 0) {
+            /* An end that berthd's shutdown caused is not the client's: the container keeps
+             * its stdin (pump_output sees the connection hang up by itself). */
+            if (r->stdin_once && !conn_aborted(r->conn))
+                send_frame(r->shim, 0, NULL, 0);
+            return NULL;
+        }
+        /* Detached, or the client is gone: stop the output side too. */
+        shutdown(r->shim, SHUT_RD);
         return NULL;
     }
 }
@@ -450,11 +475,18 @@ static int h_attach(struct http_request *req, struct http_response *resp, berr_t
     struct container *c;
     bool want_in = http_req_query_bool(req, "stdin", false);
     bool stream = http_req_query_bool(req, "stream", false);
+    const char *keys = http_req_query(req, "detachKeys");
+    struct relay r = {0};
     pthread_t t;
 
+    if (detach_keys_parse(&r.keys, keys, err) < 0)
+        return http_err(err, EINVAL, "Invalid detach keys (%s) provided", keys);
     if (get(req, &c, err) < 0)
         return -1;
     bool tty = json_is_true(json_object_get(c->config, "Tty"));
+    r.stdin_once = json_is_true(json_object_get(c->config, "StdinOnce"));
+    char id[sizeof(c->id)];
+    snprintf(id, sizeof(id), "%s", c->id);
     /* docker run attaches before it starts the container, and sends the start as soon as it
      * has our answer: register for the start's early fd first. */
     unsigned long ticket = 0;
@@ -474,7 +506,10 @@ static int h_attach(struct http_request *req, struct http_response *resp, berr_t
         berr_free(err);
         return 0; /* nothing runs: end the stream */
     }
-    struct relay r = {conn, shim, want_in};
+    r.conn = conn;
+    r.shim = shim;
+    r.tty = tty;
+    r.id = id;
     bool pumping = want_in && pthread_create(&t, NULL, stdin_pump, &r) == 0;
     pump_output(conn, shim, tty, http_req_query_bool(req, "stdout", false),
                 http_req_query_bool(req, "stderr", false));

@@ -11,9 +11,11 @@
 
 #include "berth/util.h"
 #include "runtime-agent/api/api.h"
+#include "runtime-agent/containers/detachkeys.h"
 #include "runtime-agent/containers/exec.h"
 #include "runtime-agent/containers/lifecycle.h"
 #include "runtime-agent/containers/logs.h"
+#include "runtime-agent/log.h"
 
 #define RELAY_BUF (32 * 1024)
 /* After the command exited, output still arriving (a pty's last bytes, a background child)
@@ -101,8 +103,11 @@ struct relay {
     long long exit_at; /* now_ms() when the exit was seen */
     bool client_eof;   /* no more input from the client */
     bool client_gone;  /* writing to it failed: stop relaying */
-    char *inbuf;       /* client input not yet written to the command */
+    bool detached;     /* TTY: the detach keys, or the end of the client's input */
+    struct detach_keys keys;
+    char *inbuf; /* client input not yet written to the command */
     size_t in_len, in_off;
+    char *raw; /* TTY: client input before the detach keys are taken out */
     char *buf;
 };
 
@@ -146,17 +151,26 @@ static void relay_output(struct relay *r, int *fd, int stream)
     }
 }
 
-/* Client input into the buffer (only when it is empty). */
+/* Client input into the buffer (only when it is empty). With a TTY, as with Docker, the
+ * detach keys are taken out and end the session, and so does the end of the input: the
+ * command keeps running with its stdin open. */
 static void relay_input_read(struct relay *r)
 {
     berr_t err = NULL;
-    ssize_t n = conn_read(r->conn, r->inbuf, RELAY_BUF, conn_deadline(RELAY_READ_MS), &err);
+    char *dst = r->tty ? r->raw : r->inbuf;
+    ssize_t n = conn_read(r->conn, dst, RELAY_BUF, conn_deadline(RELAY_READ_MS), &err);
 
+    r->in_off = 0;
     if (n > 0) {
-        r->in_len = (size_t)n;
-        r->in_off = 0;
+        r->in_len = r->tty
+                        ? detach_keys_feed(&r->keys, dst, (size_t)n, r->inbuf, NULL, &r->detached)
+                        : (size_t)n;
     } else if (n == 0 || err == NULL || err->errnum != ETIMEDOUT) {
         r->client_eof = true; /* half-close: the command's stdin ends (below) */
+        if (r->tty) {
+            r->in_len = detach_keys_flush(&r->keys, r->inbuf);
+            r->detached = true;
+        }
     }
     berr_free(&err);
 }
@@ -198,6 +212,13 @@ static void relay_run(struct relay *r)
 
         if (r->client_eof && r->in_len == 0 && r->in >= 0 && !r->tty)
             close_fd(&r->in); /* the client's half-close ends the command's stdin */
+        if (r->detached) {
+            /* What came before the keys goes in, as far as the command takes it now. */
+            if (r->in >= 0 && r->in_len > 0)
+                relay_input_write(r);
+            log_debug("exec %s: the client detached", exec_id(r->e));
+            r->client_gone = true;
+        }
         if (r->exited && r->out < 0 && r->err < 0)
             break;
         if (r->client_gone || (r->exited && now_ms() - r->exit_at > RELAY_DRAIN_MAX_MS))
@@ -246,7 +267,10 @@ static void relay(struct conn *conn, struct exec_inst *e, struct exec_io *io)
         .conn = conn, .e = e, .tty = exec_tty(e), .in = io->in, .out = io->out, .err = io->err};
 
     r.pidfd = exec_pidfd(e);
-    r.inbuf = xcalloc(1, RELAY_BUF);
+    if (detach_keys_parse(&r.keys, exec_detach_keys(e), NULL) < 0) /* checked at create */
+        detach_keys_parse(&r.keys, NULL, NULL);
+    r.raw = xcalloc(1, RELAY_BUF);
+    r.inbuf = xcalloc(1, RELAY_BUF + DETACH_KEYS_MAX);
     r.buf = xcalloc(1, RELAY_BUF + STDCOPY_HEADER);
     nonblock(r.in);
     nonblock(r.out);
@@ -264,6 +288,7 @@ static void relay(struct conn *conn, struct exec_inst *e, struct exec_io *io)
         exec_detach(e); /* nobody listens any more: the command runs on, as with Docker */
     }
     free(r.inbuf);
+    free(r.raw);
     free(r.buf);
 }
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "berth/util.h"
+#include "runtime-agent/containers/detachkeys.h"
 #include "runtime-agent/containers/store.h"
 #include "runtime-agent/runtime/runtime.h"
 
@@ -151,6 +152,13 @@ int exec_create(const char *ctr_id, const json_t *body, char id[65], berr_t *err
         json_decref(cmd);
         return fail(err, EINVAL, "Env must be a list of strings");
     }
+    const char *keys = json_string_value(json_object_get(body, "DetachKeys"));
+    struct detach_keys dk;
+    if (detach_keys_parse(&dk, keys, err) < 0) {
+        json_decref(cmd);
+        json_decref(env);
+        return fail(err, EINVAL, "Invalid escape keys (%s) provided", keys);
+    }
     struct exec_inst *e = xcalloc(1, sizeof(*e));
     ctr_new_id(e->id);
     snprintf(e->ctr_id, sizeof(e->ctr_id), "%s", ctr_id);
@@ -230,6 +238,11 @@ const char *exec_container_id(const struct exec_inst *e)
 bool exec_tty(const struct exec_inst *e)
 {
     return e->tty;
+}
+
+const char *exec_detach_keys(const struct exec_inst *e)
+{
+    return e->detach_keys;
 }
 
 bool exec_attach_stdin(const struct exec_inst *e)

@@ -31,7 +31,8 @@ struct exec_io {
 
 /* Register an exec for container CTR_ID from Docker's create BODY (AttachStdin/Stdout/
  * Stderr, Tty, Env, Cmd, User, WorkingDir, Privileged, DetachKeys, ConsoleSize). EINVAL
- * "No exec command specified" when Cmd is empty or invalid. ID receives the new 64-hex id.
+ * "No exec command specified" when Cmd is empty or invalid, "Invalid escape keys (K)
+ * provided" when DetachKeys is not valid (detachkeys.h). ID receives the new 64-hex id.
  * (Whether the container runs is the caller's check.) */
 int exec_create(const char *ctr_id, const json_t *body, char id[65], berr_t *err);
 
@@ -44,6 +45,8 @@ void exec_put(struct exec_inst *e);
 const char *exec_id(const struct exec_inst *e);
 const char *exec_container_id(const struct exec_inst *e);
 bool exec_tty(const struct exec_inst *e);
+/* The DetachKeys E was created with (valid: checked at create), "" when none. */
+const char *exec_detach_keys(const struct exec_inst *e);
 bool exec_attach_stdin(const struct exec_inst *e);
 bool exec_attach_stdout(const struct exec_inst *e);
 bool exec_attach_stderr(const struct exec_inst *e);

@@ -57,11 +57,19 @@ static void close_stdin(struct shim *sh)
     }
 }
 
+/* stdin_once: the container's stdin ends with its first writer's session. As with Docker,
+ * not on a terminal: there a session ends by detaching (or a lost client) and the shell must
+ * survive it for the next `docker attach`. */
+static bool stdin_once_applies(const struct shim *sh)
+{
+    return sh->spec.stdin_once && sh->pty < 0;
+}
+
 static void drop_client(struct shim *sh, size_t i)
 {
     struct attach_client *c = sh->clients[i];
 
-    if (sh->spec.stdin_once && c->sent_stdin)
+    if (stdin_once_applies(sh) && c->sent_stdin)
         close_stdin(sh);
     attach_client_free(c);
     sh->clients[i] = sh->clients[--sh->n_clients];
@@ -191,7 +199,7 @@ static void serve_client(struct shim *sh, size_t i, short revents)
         keep = attach_read(c, on_frame, sh);
     if (keep && ((revents & POLLERR) || ((revents & POLLHUP) && !c->reading)))
         keep = false;
-    if (keep && !c->reading && sh->spec.stdin_once && c->sent_stdin) {
+    if (keep && !c->reading && stdin_once_applies(sh) && c->sent_stdin) {
         c->sent_stdin = false;
         close_stdin(sh);
     }
