@@ -43,6 +43,11 @@ SSL_CTX *tls_server_ctx(const char *cert, const char *key, const char *cacert, b
         if (names != NULL)
             SSL_CTX_set_client_CA_list(ctx, names);
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+        /* Without a session id context OpenSSL refuses every resumption when client
+         * certificates are verified, with an internal error alert instead of a full
+         * handshake: clients that offer a saved session (tickets too) would fail. */
+        static const unsigned char sid_ctx[] = "berthd";
+        SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
     }
     return ctx;
 }

@@ -48,6 +48,22 @@ if curl -s --max-time 5 --cacert "$C/ca.pem" "https://127.0.0.1:$PORT/_ping" >/d
     fail "a client without a certificate was accepted"
 fi
 expect_fail env DOCKER_CERT_PATH="$T/nowhere" timeout 30 docker version
+# a client offering a saved session (TLS 1.2 session id and TLS 1.3 ticket) resumes it
+for v in -tls1_2 -tls1_3; do
+    rm -f "$T/sess"
+    for i in 1 2; do
+        sessarg=(-sess_out "$T/sess")
+        [ -f "$T/sess" ] && sessarg=(-sess_in "$T/sess")
+        out=$(printf 'GET /_ping HTTP/1.0\r\n\r\n' | timeout 20 openssl s_client $v -quiet -ign_eof \
+            -connect "127.0.0.1:$PORT" -CAfile "$C/ca.pem" -cert "$C/cert.pem" -key "$C/key.pem" \
+            "${sessarg[@]}" 2>&1) || fail "openssl s_client $v round $i: $out"
+        assert_contains "$out" "OK" "_ping over $v, round $i"
+    done
+    out=$(printf 'GET /_ping HTTP/1.0\r\n\r\n' | timeout 20 openssl s_client $v -ign_eof \
+        -connect "127.0.0.1:$PORT" -CAfile "$C/ca.pem" -cert "$C/cert.pem" -key "$C/key.pem" \
+        -sess_in "$T/sess" 2>&1) || fail "openssl s_client $v resumption: $out"
+    assert_contains "$out" "Reused" "session resumed over $v"
+done
 
 finish
 echo "test_berthd_tls_cli: all checks passed"
