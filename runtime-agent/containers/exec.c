@@ -41,6 +41,7 @@ struct exec_inst {
     bool started, running, exited;
     int exit_code;
     pid_t pid;
+    pid_t proc_pid; /* the exec'd process (nsexec's child), once seen */
     int master; /* pty master, -1 */
     char *spec_path;
     time_t finished; /* CLOCK_MONOTONIC seconds */
@@ -700,6 +701,20 @@ void exec_detach(struct exec_inst *e)
 
 /* ---- inspect ---- */
 
+
+/* The exec'd process as Docker reports it: `berthd nsexec` (E_PID) forks it into the
+ * container's pid namespace, so it is nsexec's only child; nsexec itself until then. */
+static pid_t exec_process_pid(pid_t nsexec)
+{
+    _cleanup_free_ char *path = xasprintf("/proc/%d/task/%d/children", (int)nsexec, (int)nsexec);
+    _cleanup_free_ char *text = NULL;
+    long child = 0;
+
+    if (read_file(path, &text, NULL, NULL) == 0)
+        child = strtol(text, NULL, 10);
+    return child > 0 ? (pid_t)child : nsexec;
+}
+
 json_t *exec_inspect(struct exec_inst *e)
 {
     json_t *args = json_array();
@@ -707,6 +722,12 @@ json_t *exec_inspect(struct exec_inst *e)
     for (size_t i = 1; i < json_array_size(e->cmd); i++)
         json_array_append(args, json_array_get(e->cmd, i));
     pthread_mutex_lock(&reg.lock);
+    if (e->started && e->running && e->proc_pid <= 0) {
+        pid_t p = exec_process_pid(e->pid);
+        if (p != e->pid)
+            e->proc_pid = p;
+    }
+    pid_t shown = !e->started ? 0 : e->proc_pid > 0 ? e->proc_pid : e->pid;
     json_t *o =
         json_pack("{s:s, s:b, s:o, s:{s:b, s:O, s:o, s:b, s:s}, s:b, s:b, s:b, s:b, s:s, s:s, s:i}",
                   "ID", e->id, "Running", e->running, "ExitCode",
@@ -714,7 +735,7 @@ json_t *exec_inspect(struct exec_inst *e)
                   e->tty, "entrypoint", json_array_get(e->cmd, 0), "arguments", args, "privileged",
                   e->privileged, "user", e->user, "OpenStdin", e->attach_in, "OpenStderr",
                   e->attach_err, "OpenStdout", e->attach_out, "CanRemove", 0, "ContainerID",
-                  e->ctr_id, "DetachKeys", e->detach_keys, "Pid", (int)(e->started ? e->pid : 0));
+                  e->ctr_id, "DetachKeys", e->detach_keys, "Pid", (int)shown);
     pthread_mutex_unlock(&reg.lock);
     return o;
 }

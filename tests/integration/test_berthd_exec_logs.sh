@@ -102,6 +102,17 @@ RES=$(py 'print(c.containers.get("c1").exec_run("echo hi"))')
 assert_eq "$RES" "ExecResult(exit_code=0, output=b'hi\\n')" "docker-py exec_run"
 RES=$(py 'print(c.containers.get("c1").exec_run("sh -c \"echo a; echo b >&2; exit 4\"", demux=True))')
 assert_eq "$RES" "ExecResult(exit_code=4, output=(b'a\\n', b'b\\n'))" "docker-py exec_run demux"
+# inspect's Pid is the exec'd process itself, on the host: its command line is the command's
+RES=$(py 'import time
+e = c.api.exec_create("c1", "sleep 5")["Id"]
+c.api.exec_start(e, detach=True)
+for _ in range(100):
+    p = c.api.exec_inspect(e)["Pid"]
+    if open("/proc/%d/cmdline" % p).read().split("\0")[0] == "sleep":
+        break
+    time.sleep(0.02)
+print(open("/proc/%d/cmdline" % p).read().split("\0")[:2])')
+assert_eq "$RES" "['sleep', '5']" "exec inspect Pid is the exec'd process"
 RES=$(py 'import time
 e = c.api.exec_create("c1", "sh -c \"sleep 0.3; exit 7\"")["Id"]
 c.api.exec_start(e, detach=True)
