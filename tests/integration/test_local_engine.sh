@@ -5,8 +5,9 @@
 # boot. Needs root.
 #
 # `berth create -d local` provisions berthd over SSH like on any other host; `berth ssh`,
-# `scp`, `provision`, `regenerate-certs` and `upgrade` work on the machine; a published port
-# answers on the host's 127.0.0.1; `rm` leaves nothing behind.
+# `scp`, `provision`, `regenerate-certs` and `upgrade` work on the machine; a published TCP
+# port and a published UDP port (python3 echo entered with nsenter) answer on the host's
+# 127.0.0.1, and the UDP forward goes with its container; `rm` leaves nothing behind.
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" -eq 0 ] || fail "the local driver needs root"
 [ -f "$TOP/build/lib/berth/machine-rootfs.tar.gz" ] || fail "no machine image: run make"
@@ -81,6 +82,75 @@ assert_eq "$(docker port web 80)" "0.0.0.0:$WEB"
 wait_for 10 "published port $WEB on the host's 127.0.0.1" curl -fsS "127.0.0.1:$WEB/passwd"
 assert_contains "$(curl -fsS "127.0.0.1:$WEB/passwd")" "root:x:0:0"
 
+# docker run -d -p PORT:53/udp: the supervisor forwards the UDP socket berthd's port proxy
+# binds in the machine to the host's 127.0.0.1 and relays datagrams (a flow per client). The
+# echo is python3 in the container's network namespace, entered from the host: berthd gives
+# the container's pid in the machine's pid namespace, the host's is found through NSpid.
+ID=$($B inspect -f '{{.Driver.MachineID}}' e1)
+# A UDP port free on the host, outside the machine's ephemeral ports (32768-48999: UDP ports
+# there are not forwarded).
+UPORT=$(python3 -c '
+import random, socket
+for p in random.sample(range(20000, 30000), 200):
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM).bind(("127.0.0.1", p))
+        print(p)
+        break
+    except OSError:
+        pass')
+docker run -d --name udp -p "$UPORT:53/udp" busybox sleep 1000 >/dev/null ||
+    fail "run -d -p $UPORT:53/udp"
+assert_eq "$(docker port udp)" "53/udp -> 0.0.0.0:$UPORT"
+mpid=$(docker inspect -f '{{.State.Pid}}' udp)
+hpid=
+for st in /proc/[0-9]*/status; do
+    read -r _ h m _ < <(grep '^NSpid:' "$st" 2>/dev/null) || continue
+    [ "${m:-}" = "$mpid" ] || continue
+    d=${st%/status}
+    grep -q "e1-$ID" "$d/cgroup" 2>/dev/null && hpid=$h && break
+done
+[ -n "$hpid" ] || fail "no host pid for the container's pid $mpid"
+cat >"$T/echo.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+open(sys.argv[2], "w").close()
+while True:
+    data, peer = s.recvfrom(65535)
+    s.sendto(b"echo " + data, peer)
+PY
+cat >"$T/ask.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+if len(sys.argv) > 3:
+    s.bind(("127.0.0.1", int(sys.argv[3])))
+s.settimeout(1)
+for _ in range(10):
+    s.sendto(sys.argv[2].encode(), ("127.0.0.1", int(sys.argv[1])))
+    try:
+        print(s.recv(65535).decode())
+        sys.exit(0)
+    except (socket.timeout, ConnectionRefusedError):
+        pass
+sys.exit("no answer from 127.0.0.1:" + sys.argv[1])
+PY
+bg nsenter --net=/proc/$hpid/ns/net python3 "$T/echo.py" 53 "$T/echo-ready"
+wait_for 10 "the UDP echo in the container" test -e "$T/echo-ready"
+udp_forward() {
+    grep -q "\"Proto\": \"udp\"" "$M/local/forwards.json" &&
+        awk -v p=":$(printf '%04X' "$UPORT")" 'NR > 1 && $2 == "0100007F" p' /proc/net/udp | grep -q .
+}
+wait_for 10 "the UDP forward of $UPORT on the host's 127.0.0.1" udp_forward
+assert_eq "$(timeout 20 python3 "$T/ask.py" "$UPORT" hello)" "echo hello" "UDP through $UPORT"
+assert_eq "$(timeout 20 python3 "$T/ask.py" "$UPORT" second 0)" "echo second" "a second client"
+big=$(head -c 6000 /dev/zero | tr '\0' x)
+assert_eq "$(timeout 20 python3 "$T/ask.py" "$UPORT" "$big")" "echo $big" "a 6000-byte datagram"
+# Only the published socket is forwarded, not the supervisor's flows nor berthd's others.
+assert_eq "$(grep -c '"udp"' "$M/local/forwards.json")" 1 "UDP forwards"
+docker rm -f udp >/dev/null || fail "rm -f udp"
+wait_for 10 "the UDP forward of $UPORT to go" sh -c "! grep -q '\"udp\"' '$M/local/forwards.json'"
+udp_forward && fail "a host socket on 127.0.0.1:$UPORT/udp outlived the container"
+
 # berth ssh, scp, provision, regenerate-certs and upgrade on a local machine.
 rc=0
 out=$($B ssh e1 sh -c 'echo out; echo err >&2; exit 7' 2>"$T/err") || rc=$?
@@ -102,7 +172,6 @@ $B upgrade e1 >/dev/null 2>&1 || fail "upgrade e1"
 wait_for 20 "berthd after upgrade" engine_up
 assert_eq "$(docker inspect -f '{{.State.Pid}}' keeper)" "$keeper_pid" "a container across upgrade"
 
-ID=$($B inspect -f '{{.Driver.MachineID}}' e1)
 $B rm -y e1 >/dev/null 2>&1 || fail "rm e1"
 curl -fsS --max-time 2 "127.0.0.1:$WEB/passwd" >/dev/null 2>&1 && fail "the port forward outlived rm"
 pgrep -f "$STORE" && fail "processes left that mention $STORE"

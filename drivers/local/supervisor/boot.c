@@ -269,6 +269,20 @@ static int loopback_up(berr_t *err)
     return 0;
 }
 
+/* Implicitly bound sockets (a UDP resolver's sendto) get ports of MACHINE_EPHEMERAL_PORTS,
+ * below the engine's -P range (49000-49900): the supervisor forwards only UDP ports outside
+ * the machine's ephemeral range, so published ports and client sockets stay apart. */
+static int ephemeral_ports(berr_t *err)
+{
+    static const char range[] = MACHINE_EPHEMERAL_PORTS "\n";
+    const char *path = "/proc/sys/net/ipv4/ip_local_port_range";
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+    if (fd < 0 || write(fd, range, sizeof(range) - 1) != (ssize_t)sizeof(range) - 1)
+        return berr_set(err, errno, "set the machine's ephemeral ports in %s", path);
+    return 0;
+}
+
 static int setup_process(const struct local_run *r, int console, int null, berr_t *err)
 {
     size_t len = strlen(r->name);
@@ -276,7 +290,7 @@ static int setup_process(const struct local_run *r, int console, int null, berr_
     /* Machine names may be longer than the kernel's 64 characters for a hostname. */
     if (sethostname(r->name, len > 64 ? 64 : len) < 0)
         return berr_set(err, errno, "set the hostname to %s", r->name);
-    if (loopback_up(err) < 0)
+    if (loopback_up(err) < 0 || ephemeral_ports(err) < 0)
         return -1;
     for (size_t i = 0; i < sizeof(dropped_caps) / sizeof(dropped_caps[0]); i++)
         if (prctl(PR_CAPBSET_DROP, dropped_caps[i], 0, 0, 0) < 0 && errno != EINVAL)

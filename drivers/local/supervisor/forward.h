@@ -4,11 +4,19 @@
  * made in) and the two are relayed with splice through a pipe per direction.
  *
  * Fixed forwards (SSH, the engine) exist from start to stop. Published forwards follow the
- * TCP ports something in the machine listens on (asked of the kernel with a sock_diag
- * netlink dump of listening sockets, made in the machine's namespace; /proc/INIT/net/tcp and
- * tcp6 when that is not available): each gets
- * the same port on the host when it is free, another one otherwise, and goes away with its
- * listener. They are listed in local/forwards.json. */
+ * TCP ports something in the machine listens on and the UDP ports it has bound (asked of the
+ * kernel with sock_diag netlink dumps made in the machine's namespace; /proc/INIT/net/tcp,
+ * tcp6, udp and udp6 when that is not available): each gets the same port on the host when it
+ * is free, another one otherwise, and goes away with its socket. They are listed in
+ * local/forwards.json.
+ *
+ * UDP has no listening state, so which bound sockets are published ports is a choice: those
+ * without a peer, bound to a loopback or every address, on a port outside the machine's
+ * ephemeral range (a socket there was bound by a first sendto: a client's, such as the
+ * engine's DNS forwarder). Datagrams are relayed through a flow per host client address: a
+ * socket made in the machine's namespace and connected to the port, whose replies go back to
+ * that client from the host socket. Flows live in the same poll loop (no thread), end after
+ * 90 s without traffic, and at most 256 exist (the least recently used gives way). */
 #ifndef BERTH_LOCAL_FORWARD_H
 #define BERTH_LOCAL_FORWARD_H
 
@@ -35,7 +43,8 @@ void fwd_attach(struct fwd *f, int netns, pid_t init);
 /* Whether something in the machine listens on TCP port PORT. */
 bool fwd_machine_listens(struct fwd *f, int port);
 
-/* Follow the machine's listening ports (call about once a second). */
+/* Follow the machine's listening TCP and bound UDP ports and end idle UDP flows (call about
+ * once a second). */
 void fwd_scan(struct fwd *f);
 
 /* Fill FDS (at most MAX) with what the forwarder waits for; returns the count. */
