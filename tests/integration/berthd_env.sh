@@ -245,7 +245,7 @@ cli_core_flow() {
     [[ "$id" =~ ^[0-9a-f]{64}$ ]] || fail "$tag: docker run -d printed [$id]"
     out=$(dk ps --format '{{.ID}} {{.Names}} {{.Image}} {{.Status}}')
     assert_contains "$out" "${id:0:12} t1 busybox Up" "$tag: docker ps"
-    _has_tick() { dk logs "$1" 2>/dev/null | grep -qx "tick $2"; }
+    _has_tick() { dk logs "$1" 2>/dev/null | grep -x "tick $2" >/dev/null; }
     wait_for 20 "$tag: t1 to log tick 3" _has_tick t1 3
     assert_eq "$(dk logs t1 | head -n 2 | tr '\n' ' ')" "tick 0 tick 1 " "$tag: docker logs"
     assert_eq "$(dk exec t1 sh -c 'echo exec $((2+3))')" "exec 5" "$tag: docker exec"

@@ -216,7 +216,7 @@ expect_fail dk rename k3 k2
 assert_contains "$ERR" "already in use"
 dk rm -f k3 >/dev/null
 dk kill -s USR1 k2 >/dev/null || fail "docker kill -s USR1"
-_got_usr1() { dk logs k2 | grep -q got-usr1; }
+_got_usr1() { dk logs k2 | grep got-usr1 >/dev/null; }
 wait_for 20 "k2 to handle USR1" _got_usr1
 assert_eq "$(dk inspect -f '{{.State.Status}}' k2)" running "USR1 did not stop k2"
 dk wait k2 >"$T/wait.out" 2>&1 &
@@ -258,7 +258,7 @@ assert_eq "$(dk run --rm --security-opt seccomp=unconfined --privileged busybox 
 # --- log rotation -------------------------------------------------------------------------------
 
 WRITER='i=0; while [ $i -lt 300 ]; do echo line-$i; i=$((i+1)); done; echo done-writing; sleep 30'
-_done_writing() { dk logs "$1" 2>/dev/null | grep -q done-writing; }
+_done_writing() { dk logs "$1" 2>/dev/null | grep done-writing >/dev/null; }
 ID=$(dk run -d --name lr --log-opt max-size=1k --log-opt max-file=3 busybox sh -c "$WRITER") ||
     fail "run --log-opt max-size=1k: $ID"
 wait_for 20 "lr to finish writing" _done_writing lr

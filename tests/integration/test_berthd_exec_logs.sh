@@ -19,7 +19,7 @@ IMG=$(dk import "$T/rootfs.tar" busybox:latest) || fail "docker import: $IMG"
 TICKER='echo out; echo err >&2; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done'
 C1=$(dk run -d --name c1 busybox sh -c "$TICKER") || fail "docker run c1: $C1"
 [[ "$C1" =~ ^[0-9a-f]{64}$ ]] || fail "docker run -d printed [$C1]"
-has_tick() { dk logs c1 2>/dev/null | grep -q "^tick $1\$"; }
+has_tick() { dk logs c1 2>/dev/null | grep "^tick $1\$" >/dev/null; }
 wait_for 20 "c1 to log tick 3" has_tick 3
 
 # --- logs ------------------------------------------------------------------------------
@@ -176,7 +176,7 @@ assert_eq "$(dk logs --tail 3 c4)" "$(printf 'line 2997\nline 2998\nline 2999')"
 # --- TTY logs, the none driver ----------------------------------------------------------
 
 dk run -d -t --name c3 busybox sh -c 'echo tty-out; sleep 100' >/dev/null || fail "run -t c3"
-has_tty_out() { dk logs c3 2>&1 | grep -q tty-out; }
+has_tty_out() { dk logs c3 2>&1 | grep tty-out >/dev/null; }
 wait_for 20 "c3's output" has_tty_out
 assert_eq "$(dk logs c3 | tr -d '\r')" "tty-out" "logs of a TTY container"
 ucurl -o /dev/null -D "$T/raw.h" "http://x/containers/c3/logs?stdout=1"

@@ -37,7 +37,7 @@ for n in ticker down7 after9 retry paused; do
     PID[$n]=$(dk inspect -f '{{.State.Pid}}' "$n")
     [ "${PID[$n]}" -gt 0 ] || fail "no pid for $n"
 done
-has_tick() { dk logs ticker 2>/dev/null | grep -qx "tick $1"; }
+has_tick() { dk logs ticker 2>/dev/null | grep -x "tick $1" >/dev/null; }
 last_tick() { dk logs ticker 2>/dev/null | tail -n 1 | sed -n 's/^tick //p'; }
 wait_for 20 "ticker to log" has_tick 2
 

@@ -65,7 +65,7 @@ _has() { grep -q "$2" "$T/$1.out"; }
 wait_for 20 "docker logs -f to stream" _has logs "tick "
 wait_for 20 "docker attach to stream" _has attach "tick "
 wait_for 20 "docker exec to run" _has exec exec-up
-_got_term() { dk logs stubborn 2>&1 | grep -q got-term; }
+_got_term() { dk logs stubborn 2>&1 | grep got-term >/dev/null; }
 wait_for 20 "docker stop to send its signal" _got_term
 echo hello-cat >&3
 wait_for 20 "the attached cat to echo its input" _has attach_in hello-cat
