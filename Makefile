@@ -124,7 +124,10 @@ $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(LIBBERTH) $(LIBAGENT) $(LIBCERTS) $(LI
 # The local driver: local.so, its supervisor berth-local (started detached by the driver, so
 # it is a program of its own) and the machine image it boots, all under lib/berth/.
 LOCAL_SRC := $(wildcard drivers/local/*.c)
-LOCAL_SUP_SRC := $(wildcard drivers/local/supervisor/*.c) drivers/local/run.c drivers/local/cgroup.c
+# berth-local links berthd's netlink module (and the log it writes to) for the host-only
+# network, so that local.so itself never loads libnl.
+LOCAL_SUP_SRC := $(wildcard drivers/local/supervisor/*.c) drivers/local/run.c drivers/local/cgroup.c \
+	runtime-agent/network/netlink.c runtime-agent/log.c
 LOCAL_HELPER := $(BUILD)/lib/berth/berth-local
 LOCAL_IMAGE := $(BUILD)/lib/berth/machine-rootfs.tar.gz
 all: $(LOCAL_HELPER) $(LOCAL_IMAGE)
@@ -135,7 +138,7 @@ $(DRVDIR)/local.so: $(call objs,$(LOCAL_SRC)) $(LIBCOMMON) $(MODESTAMP)
 
 $(LOCAL_HELPER): $(call objs,$(LOCAL_SUP_SRC)) $(LIBCOMMON) $(MODESTAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) -ljansson -lnl-3 -larchive
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) -ljansson -lnl-route-3 -lnl-3 -larchive
 
 $(LOCAL_IMAGE): drivers/local/mkimage.sh $(shell find drivers/local/rootfs -type f)
 	drivers/local/mkimage.sh $@

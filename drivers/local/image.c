@@ -100,6 +100,13 @@ extern char **environ;
 int image_extract(const char *helper, const char *image, const char *rootfs, berr_t *err)
 {
     char *const argv[] = {(char *)helper, "extract", (char *)image, (char *)rootfs, NULL};
+
+    return helper_run(argv, err) < 0 ? berr_prefix(err, "root file system from %s", image) : 0;
+}
+
+int helper_run(char *const argv[], berr_t *err)
+{
+    const char *helper = argv[0];
     posix_spawn_file_actions_t fa;
     char msg[1024];
     size_t n = 0;
@@ -107,16 +114,17 @@ int image_extract(const char *helper, const char *image, const char *rootfs, ber
     pid_t pid;
 
     if (pipe2(out, O_CLOEXEC) < 0)
-        return berr_set(err, errno, "root file system from %s: pipe", image);
+        return berr_set(err, errno, "%s %s: pipe", helper, argv[1]);
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 2);
     r = posix_spawn(&pid, helper, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(out[1]);
     if (r != 0) {
         close(out[0]);
-        return berr_set(err, r, "root file system from %s: run %s", image, helper);
+        return berr_set(err, r, "run %s %s", helper, argv[1]);
     }
     /* Its stderr holds the reason when it fails; read it all so that it never blocks. */
     for (;;) {
@@ -139,8 +147,7 @@ int image_extract(const char *helper, const char *image, const char *rootfs, ber
     msg[strcspn(msg, "\n")] = '\0';
     if (msg[0])
         return berr_set(err, 0, "%s", msg);
-    return berr_set(err, 0, "root file system from %s: %s extract failed (status %d)", image,
-                    helper, status);
+    return berr_set(err, 0, "%s %s failed (status %d)", helper, argv[1], status);
 }
 
 /* The machine's /root/.ssh as a directory fd, created (0700) when missing. */

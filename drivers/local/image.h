@@ -20,6 +20,10 @@ int image_cache(const char *src, const char *cache_dir, char **cached, berr_t *e
  * a `berth-local extract` process: HELPER is its path. */
 int image_extract(const char *helper, const char *image, const char *rootfs, berr_t *err);
 
+/* Run berth-local (ARGV[0]) with ARGV, stdin and stdout on /dev/null; when it fails, its
+ * first line on stderr is the error. */
+int helper_run(char *const argv[], berr_t *err);
+
 /* Add the public keys MACHINE_DIR/id_*.pub that are missing from ROOTFS's
  * /root/.ssh/authorized_keys; the file is written without following links out of ROOTFS. */
 int image_authorize_keys(const char *machine_dir, const char *rootfs, berr_t *err);

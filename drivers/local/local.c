@@ -3,8 +3,10 @@
  * --local-memory) and a persistent root file system in MACHINE_DIR/rootfs made from the
  * machine image. A detached supervisor (berth-local, drivers/local/supervisor/) boots it
  * and forwards 127.0.0.1 ports of the host to its SSH server and engine, so the machine's
- * address is 127.0.0.1 and its engine URL tcp://127.0.0.1:PORT. berth provisions it over SSH
- * like any other machine. See drivers/local/README.md. */
+ * address is 127.0.0.1 and its engine URL tcp://127.0.0.1:PORT; or, with --local-network
+ * hostonly, puts it on a host-only bridge with an address of its own (network.c) and makes
+ * no forwards. berth provisions it over SSH like any other machine. See
+ * drivers/local/README.md. */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -30,6 +32,7 @@
 #include "berth/util.h"
 #include "drivers/local/cgroup.h"
 #include "drivers/local/image.h"
+#include "drivers/local/network.h"
 #include "drivers/local/run.h"
 
 #define START_TIMEOUT_MS 30000
@@ -43,6 +46,9 @@ struct local_cfg {
     int engine_host_port; /* 127.0.0.1 port forwarded to the engine */
     char *machine_id;     /* makes the cgroup name unique across storage paths */
     char *image;          /* --local-image at create; then the cached image the rootfs came from */
+    bool hostonly;        /* --local-network hostonly */
+    char *address;        /* hostonly: the machine's address, chosen at create */
+    char *gateway;        /* hostonly: the host's address on the bridge */
 };
 
 static const struct berth_flag local_flags[] = {
@@ -61,6 +67,10 @@ static const struct berth_flag local_flags[] = {
      "port on the host's 127.0.0.1 forwarded to the machine's engine (0: "
      "a free one)",
      "LOCAL_ENGINE_PORT", "0", BERTH_FLAG_INT},
+    {"local-network",
+     "forward (reached through forwards on the host's 127.0.0.1) or hostonly (an address of "
+     "its own on the host-only bridge " LOCAL_BRIDGE ", 192.168.99.0/24; no outbound traffic)",
+     "LOCAL_NETWORK", "forward", BERTH_FLAG_STRING},
     {NULL, NULL, NULL, NULL, 0},
 };
 
@@ -84,6 +94,8 @@ static void local_config_free(struct berth_machine *m)
 
     free(c->machine_id);
     free(c->image);
+    free(c->address);
+    free(c->gateway);
     free(c);
     m->priv = NULL;
 }
@@ -104,6 +116,7 @@ static int local_config_from_flags(struct berth_machine *m, const json_t *flags,
 {
     struct local_cfg *c = cfg(m);
     const char *image = json_string_value(json_object_get(flags, "local-image"));
+    const char *net = json_string_value(json_object_get(flags, "local-network"));
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
     if (int_flag(flags, "local-cpus", ncpu > 0 ? (int)ncpu : 1024, &c->cpus, err) < 0 ||
@@ -114,9 +127,26 @@ static int local_config_from_flags(struct berth_machine *m, const json_t *flags,
     if (c->memory_mb > 0 && c->memory_mb < 32)
         return berr_set(err, 0, "driver local: --local-memory %d: a machine needs 32 MB at least",
                         c->memory_mb);
+    if (net == NULL || *net == '\0' || strcmp(net, "forward") == 0)
+        c->hostonly = false;
+    else if (strcmp(net, "hostonly") == 0)
+        c->hostonly = true;
+    else
+        return berr_set(err, EINVAL,
+                        "driver local: --local-network %s: must be forward or hostonly", net);
+    if (c->hostonly && (c->ssh_port_flag != 0 || c->engine_host_port != 0))
+        return berr_set(err, EINVAL,
+                        "driver local: --local-ssh-port and --local-engine-port are for "
+                        "--local-network forward: a hostonly machine has no forwards");
     free(c->image);
     c->image = image && *image ? xstrdup(image) : NULL;
     return 0;
+}
+
+static char *opt_str(const json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v && *v ? xstrdup(v) : NULL;
 }
 
 static int local_config_load(struct berth_machine *m, const json_t *d, berr_t *err)
@@ -133,6 +163,12 @@ static int local_config_load(struct berth_machine *m, const json_t *d, berr_t *e
     c->machine_id = id && *id ? xstrdup(id) : NULL;
     free(c->image);
     c->image = image && *image ? xstrdup(image) : NULL;
+    const char *net = json_string_value(json_object_get(d, "Network"));
+    c->hostonly = net != NULL && strcmp(net, "hostonly") == 0;
+    free(c->address);
+    c->address = opt_str(d, "HostOnlyAddress");
+    free(c->gateway);
+    c->gateway = opt_str(d, "HostOnlyGateway");
     return 0;
 }
 
@@ -146,6 +182,12 @@ static int local_config_save(const struct berth_machine *m, json_t *d, berr_t *e
     json_object_set_new(d, "EngineForwardPort", json_integer(c->engine_host_port));
     json_object_set_new(d, "MachineID", json_string(c->machine_id ? c->machine_id : ""));
     json_object_set_new(d, "Image", json_string(c->image ? c->image : ""));
+    json_object_set_new(d, "Network", json_string(c->hostonly ? "hostonly" : "forward"));
+    if (c->hostonly) {
+        json_object_set_new(d, "HostOnlyAddress", json_string(c->address ? c->address : ""));
+        json_object_set_new(d, "HostOnlyGateway", json_string(c->gateway ? c->gateway : ""));
+        json_object_set_new(d, "HostOnlyBridge", json_string(LOCAL_BRIDGE));
+    }
     return 0;
 }
 
@@ -186,7 +228,14 @@ static void set_ssh_identity(struct berth_machine *m)
         path = xstrdup(m->ssh_key_path);
     replace(&m->ssh_key_path, path ? path : path_join(m->machine_dir, key_files[0]));
     replace(&m->ssh_user, xstrdup("root"));
-    replace(&m->ip_address, xstrdup("127.0.0.1"));
+    replace(&m->ip_address,
+            xstrdup(cfg(m)->hostonly && cfg(m)->address ? cfg(m)->address : "127.0.0.1"));
+}
+
+/* The engine's port inside the machine. */
+static int engine_port(const struct berth_machine *m)
+{
+    return m->engine_port > 0 ? m->engine_port : 2376;
 }
 
 /* ---- ports ---- */
@@ -525,6 +574,7 @@ static int spawn_supervisor(const char *dir, berr_t *err)
 static int write_run(struct berth_machine *m, const char *dir, berr_t *err)
 {
     const struct local_cfg *c = cfg(m);
+    _cleanup_free_ char *host_if = xasprintf("bh%s", c->machine_id);
     struct local_run r = {
         .name = m->name,
         .machine_dir = (char *)dir,
@@ -535,9 +585,17 @@ static int write_run(struct berth_machine *m, const char *dir, berr_t *err)
         .ssh_host_port = m->ssh_port,
         .ssh_port = LOCAL_SSH_PORT,
         .engine_host_port = c->engine_host_port,
-        .engine_port = m->engine_port > 0 ? m->engine_port : 2376,
+        .engine_port = engine_port(m),
         .stop_timeout = LOCAL_STOP_TIMEOUT,
     };
+
+    if (c->hostonly) {
+        r.address = c->address;
+        r.gateway = c->gateway;
+        r.prefix = HOSTONLY_PREFIX;
+        r.bridge = LOCAL_BRIDGE;
+        r.host_if = host_if;
+    }
     int ret = local_run_save(&r, err);
 
     free(r.rootfs);
@@ -563,9 +621,11 @@ static int local_start(struct berth_machine *m, berr_t *err)
     rootfs = path_join(dir, "rootfs");
     if (!file_exists(rootfs))
         return berr_set(err, ENOENT, "driver local: the root file system %s is missing", rootfs);
-    if (cfg(m)->machine_id == NULL || m->ssh_port <= 0 || cfg(m)->engine_host_port <= 0)
+    if (cfg(m)->machine_id == NULL || m->ssh_port <= 0 ||
+        (cfg(m)->hostonly ? cfg(m)->address == NULL || cfg(m)->gateway == NULL
+                          : cfg(m)->engine_host_port <= 0))
         return berr_set(err, 0,
-                        "driver local: the machine's config has no ports or ID; "
+                        "driver local: the machine's config has no ports, address or ID; "
                         "recreate the machine");
     if (clean_leftovers(m, err) < 0)
         return berr_prefix(err, "driver local: clean up the last run");
@@ -640,6 +700,22 @@ static int local_restart(struct berth_machine *m, berr_t *err)
     return local_start(m, err);
 }
 
+/* The host-only bridge goes with the store's last machine on it, through berth-local (which
+ * keeps it while any machine, maybe of another store, still has a port on it). */
+static int bridge_down(struct berth_machine *m, berr_t *err)
+{
+    _cleanup_free_ char *helper = NULL;
+
+    if (hostonly_used_by_others(m->machine_dir, m->name))
+        return 0;
+    if (find_helper(&helper, err) < 0)
+        return -1;
+    char *const argv[] = {helper, "bridge-down", LOCAL_BRIDGE, NULL};
+    if (helper_run(argv, err) < 0)
+        return berr_prefix(err, "driver local: remove bridge " LOCAL_BRIDGE);
+    return 0;
+}
+
 static int local_remove(struct berth_machine *m, berr_t *err)
 {
     _cleanup_free_ char *rootfs = path_join(m->machine_dir, "rootfs");
@@ -649,7 +725,9 @@ static int local_remove(struct berth_machine *m, berr_t *err)
         return -1;
     if (image_remove_rootfs(rootfs, err) < 0)
         return berr_prefix(err, "driver local");
-    return rm_rf(local, err) < 0 ? berr_prefix(err, "driver local") : 0;
+    if (rm_rf(local, err) < 0)
+        return berr_prefix(err, "driver local");
+    return cfg(m)->hostonly ? bridge_down(m, err) : 0;
 }
 
 static int new_machine_id(struct local_cfg *c, berr_t *err)
@@ -693,9 +771,22 @@ static int local_create(struct berth_machine *m, berr_t *err)
         return berr_prefix(err, "driver local");
     rootfs = path_join(dir, "rootfs");
     local = path_join(dir, LOCAL_SUBDIR);
-    if (new_machine_id(c, err) < 0 || choose_ports(m, false, err) < 0)
+    if (new_machine_id(c, err) < 0)
         return -1;
-    if (mkdir_p(local, 0700, err) < 0 || cached_image(m, dir, &image, err) < 0)
+    if (mkdir_p(local, 0700, err) < 0)
+        return berr_prefix(err, "driver local");
+    if (c->hostonly) {
+        free(c->address);
+        free(c->gateway);
+        c->address = c->gateway = NULL;
+        if (hostonly_choose(dir, m->name, &c->address, &c->gateway, err) < 0)
+            return berr_prefix(err, "driver local");
+        m->ssh_port = LOCAL_SSH_PORT;
+        c->engine_host_port = 0;
+    } else if (choose_ports(m, false, err) < 0) {
+        return -1;
+    }
+    if (cached_image(m, dir, &image, err) < 0)
         return berr_prefix(err, "driver local");
     free(c->image);
     c->image = image;
@@ -724,19 +815,29 @@ static int local_pre_create_check(struct berth_machine *m, berr_t *err)
         return berr_prefix(err, "driver local");
     if (cfg(m)->image != NULL && !file_exists(cfg(m)->image))
         return berr_set(err, ENOENT, "driver local: --local-image %s", cfg(m)->image);
-    return choose_ports(m, true, err);
+    return cfg(m)->hostonly ? 0 : choose_ports(m, true, err);
 }
 
 static int local_get_ip(struct berth_machine *m, char **ip, berr_t *err)
 {
-    (void)m;
-    (void)err;
+    if (cfg(m)->hostonly) {
+        if (cfg(m)->address == NULL)
+            return berr_set(err, 0, "driver local: the machine has no address (create failed?)");
+        *ip = xstrdup(cfg(m)->address);
+        return 0;
+    }
     *ip = xstrdup("127.0.0.1");
     return 0;
 }
 
 static int local_get_url(struct berth_machine *m, char **url, berr_t *err)
 {
+    if (cfg(m)->hostonly) {
+        if (cfg(m)->address == NULL)
+            return berr_set(err, 0, "driver local: the machine has no address (create failed?)");
+        *url = xasprintf("tcp://%s:%d", cfg(m)->address, engine_port(m));
+        return 0;
+    }
     if (cfg(m)->engine_host_port <= 0)
         return berr_set(err, 0, "driver local: the machine has no engine port (create failed?)");
     *url = xasprintf("tcp://127.0.0.1:%d", cfg(m)->engine_host_port);
@@ -747,7 +848,7 @@ const struct berth_driver berth_driver = {
     .abi_version = BERTH_DRIVER_ABI_VERSION,
     .name = "local",
     .summary = "a system container on this host (namespaces, cgroup, own root file system), "
-               "reached over 127.0.0.1 forwards",
+               "reached over 127.0.0.1 forwards or on a host-only network",
     .flags = local_flags,
     .config_new = local_config_new,
     .config_free = local_config_free,

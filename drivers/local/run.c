@@ -62,6 +62,16 @@ int local_run_save(const struct local_run *r, berr_t *err)
 
     if (root == NULL)
         return berr_set(err, ENOMEM, "encode %s", path);
+    if (r->address != NULL) {
+        json_t *net =
+            json_pack("{s:s,s:s,s:i,s:s,s:s}", "Address", r->address, "Gateway", r->gateway,
+                      "Prefix", r->prefix, "Bridge", r->bridge, "HostIf", r->host_if);
+        if (net == NULL) {
+            json_decref(root);
+            return berr_set(err, ENOMEM, "encode %s", path);
+        }
+        json_object_set_new(root, "HostOnly", net);
+    }
     return save_json(path, root, err);
 }
 
@@ -95,7 +105,20 @@ int local_run_load(const char *machine_dir, struct local_run *r, berr_t *err)
     r->engine_host_port = int_field(root, "EngineHostPort");
     r->engine_port = int_field(root, "EnginePort");
     r->stop_timeout = int_field(root, "StopTimeout");
+    json_t *net = json_object_get(root, "HostOnly");
+    if (net != NULL) {
+        r->address = str_field(net, "Address");
+        r->gateway = str_field(net, "Gateway");
+        r->prefix = int_field(net, "Prefix");
+        r->bridge = str_field(net, "Bridge");
+        r->host_if = str_field(net, "HostIf");
+    }
     json_decref(root);
+    if (net != NULL && (r->address == NULL || r->gateway == NULL || r->bridge == NULL ||
+                        r->host_if == NULL || r->prefix <= 0 || r->prefix > 30)) {
+        local_run_free(r);
+        return berr_set(err, 0, "read %s: HostOnly: missing fields", path);
+    }
     if (r->name == NULL || r->machine_dir == NULL || r->rootfs == NULL || r->cgroup == NULL ||
         r->ssh_port <= 0 || r->engine_port <= 0) {
         local_run_free(r);
@@ -110,6 +133,10 @@ void local_run_free(struct local_run *r)
     free(r->machine_dir);
     free(r->rootfs);
     free(r->cgroup);
+    free(r->address);
+    free(r->gateway);
+    free(r->bridge);
+    free(r->host_if);
     memset(r, 0, sizeof(*r));
 }
 

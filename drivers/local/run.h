@@ -21,8 +21,9 @@
 #define LOCAL_CGROUP_PARENT "berth-local"
 #define LOCAL_HELPER_NAME "berth-local"
 #define LOCAL_SSH_PORT 22
-#define LOCAL_STOP_TIMEOUT 20 /* seconds from the poweroff request to SIGKILL */
-#define LOCAL_READY_FD 3      /* where the supervisor reports "ok" or "error: ..." */
+#define LOCAL_STOP_TIMEOUT 20      /* seconds from the poweroff request to SIGKILL */
+#define LOCAL_READY_FD 3           /* where the supervisor reports "ok" or "error: ..." */
+#define LOCAL_BRIDGE "berth-host0" /* the host-only network's bridge */
 
 /* Boot parameters (local/run.json). */
 struct local_run {
@@ -37,6 +38,14 @@ struct local_run {
     int engine_host_port;
     int engine_port;
     int stop_timeout; /* seconds */
+    /* --local-network hostonly: no forwards; the machine's eth0 has ADDRESS/PREFIX, the other
+     * end of its veth pair (HOST_IF) is a port of BRIDGE, which has GATEWAY/PREFIX. All NULL
+     * for the default network (forwards on the host's 127.0.0.1). */
+    char *address;
+    char *gateway;
+    int prefix;
+    char *bridge;
+    char *host_if;
 };
 
 /* A process as identified across pid reuse: its pid and its start time (clock ticks after

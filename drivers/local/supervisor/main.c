@@ -3,7 +3,8 @@
  *   berth-local supervise MACHINE_DIR
  *
  * It boots the machine described by MACHINE_DIR/local/run.json (boot.c), forwards the host's
- * 127.0.0.1 ports into it (forward.c), records itself and the machine's init in
+ * 127.0.0.1 ports into it (forward.c) or, on the host-only network, gives it an eth0 on the
+ * host-only bridge instead (hostonly.c), records itself and the machine's init in
  * local/state.json, and reports "ok" or "error: ..." on fd 3 once the machine's SSH server
  * listens. SIGTERM asks the machine to power off (busybox init's SIGUSR2), with SIGKILL after
  * the stop timeout; a reboot inside the machine boots it again. When the machine is gone it
@@ -29,6 +30,7 @@
 #include "drivers/local/supervisor/boot.h"
 #include "drivers/local/supervisor/extract.h"
 #include "drivers/local/supervisor/forward.h"
+#include "drivers/local/supervisor/hostonly.h"
 #include "drivers/local/supervisor/slog.h"
 
 #define READY_TIMEOUT_MS 20000
@@ -133,6 +135,12 @@ static int boot(struct sup *s, berr_t *err)
     if (fd < 0)
         return berr_set(err, errno, "open %s", netns);
     fwd_attach(s->fwd, fd, s->init);
+    if (s->run.address != NULL) {
+        if (hostonly_attach(&s->run, s->init, err) < 0)
+            return -1;
+        slog("machine %s: eth0 %s/%d on bridge %s (host end %s)", s->run.name, s->run.address,
+             s->run.prefix, s->run.bridge, s->run.host_if);
+    }
     slog("machine %s booted: init is pid %d", s->run.name, (int)s->init);
     save_state(s, s->ready_fd >= 0 ? LOCAL_STARTING : LOCAL_RUNNING);
     return 0;
@@ -179,6 +187,10 @@ static void machine_down(struct sup *s)
     berr_t err = NULL;
 
     fwd_attach(s->fwd, -1, 0);
+    /* The pair would go with the machine's network namespace, but the kernel dismantles
+     * namespaces asynchronously: remove it now, so that stop leaves no port on the bridge. */
+    if (s->run.address != NULL)
+        hostonly_detach(&s->run);
     if (WIFSIGNALED(st))
         slog("the machine's init ended by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
     else
@@ -196,7 +208,12 @@ static void check_ready(struct sup *s)
         return;
     if (fwd_machine_listens(s->fwd, s->run.ssh_port)) {
         save_state(s, LOCAL_RUNNING);
-        slog("the machine's SSH server listens; reachable on 127.0.0.1:%d", s->run.ssh_host_port);
+        if (s->run.address != NULL)
+            slog("the machine's SSH server listens; reachable on %s:%d", s->run.address,
+                 s->run.ssh_port);
+        else
+            slog("the machine's SSH server listens; reachable on 127.0.0.1:%d",
+                 s->run.ssh_host_port);
         report(s, "ok\n");
     } else if (now_ms() > s->ready_deadline) {
         _cleanup_free_ char *tail = console_tail(s);
@@ -244,7 +261,8 @@ static void run_loop(struct sup *s)
             s->kill_at = 0;
         }
         check_ready(s);
-        if (now_ms() >= next_scan) {
+        /* Published ports are forwarded only without a network of the machine's own. */
+        if (s->run.address == NULL && now_ms() >= next_scan) {
             fwd_scan(s->fwd);
             next_scan = now_ms() + SCAN_INTERVAL_MS;
         }
@@ -287,9 +305,13 @@ static int setup(struct sup *s, const char *machine_dir, berr_t *err)
         return berr_prefix(err, "identify this supervisor");
     if (mcg_open(&s->cg, s->run.cgroup, err) < 0)
         return -1;
-    if ((s->fwd = fwd_new(s->run.machine_dir, err)) == NULL ||
-        fwd_add_fixed(s->fwd, s->run.ssh_host_port, s->run.ssh_port, err) < 0 ||
-        fwd_add_fixed(s->fwd, s->run.engine_host_port, s->run.engine_port, err) < 0)
+    /* On the host-only network the forwarder only watches the machine's listeners (for the
+     * SSH server's readiness): the machine is reached at its own address. */
+    if ((s->fwd = fwd_new(s->run.machine_dir, err)) == NULL)
+        return -1;
+    if (s->run.address == NULL &&
+        (fwd_add_fixed(s->fwd, s->run.ssh_host_port, s->run.ssh_port, err) < 0 ||
+         fwd_add_fixed(s->fwd, s->run.engine_host_port, s->run.engine_port, err) < 0))
         return berr_prefix(err, "(another program uses the port, or another machine with the "
                                 "same ports runs)");
     return 0;
@@ -375,9 +397,20 @@ int main(int argc, char **argv)
         berr_free(&err);
         return 1;
     }
+    if (argc == 3 && strcmp(argv[1], "bridge-down") == 0) {
+        berr_t err = NULL;
+        bool deleted;
+        if (hostonly_bridge_down(argv[2], &deleted, &err) == 0) {
+            printf("%s\n", deleted ? "deleted" : "kept");
+            return 0;
+        }
+        fprintf(stderr, "%s\n", berr_msg(err));
+        berr_free(&err);
+        return 1;
+    }
     if (argc != 3 || strcmp(argv[1], "supervise") != 0) {
         fprintf(stderr,
-                "usage: %s supervise MACHINE_DIR | extract IMAGE ROOTFS\n"
+                "usage: %s supervise MACHINE_DIR | extract IMAGE ROOTFS | bridge-down BRIDGE\n"
                 "(started by berth's local driver)\n",
                 argv[0]);
         return 2;
