@@ -76,6 +76,10 @@ extern const size_t api_volume_routes_len;
 extern const struct http_route api_archive_routes[];
 extern const size_t api_archive_routes_len;
 
+/* docker commit, diff, export: POST /commit, /containers/{id}/changes, /containers/{id}/export */
+extern const struct http_route api_commit_routes[];
+extern const size_t api_commit_routes_len;
+
 /* Docker's filters query value as {"key": ["value", ...]}: accepts the CLI's
  * {"key": {"value": true}} and docker-py's {"key": ["value"]}; NULL or "" gives an empty
  * object. EINVAL (400) when malformed. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "berth/util.h"
+#include "runtime-agent/image/diff.h"
 #include "runtime-agent/image/internal.h"
 
 #define BLOCK_SIZE 65536
@@ -32,6 +33,7 @@ struct link {
 
 struct packer {
     struct archive *a;
+    const struct diff_skip *skip; /* paths left out, may be NULL */
     struct link *links;
     size_t n_links, cap_links;
     char buf[BLOCK_SIZE];
@@ -96,12 +98,13 @@ static int write_header(struct packer *p, struct archive_entry *e, const char *p
     return 0;
 }
 
-/* An empty regular file standing for a whiteout or an opaque marker. */
-static int write_marker(struct packer *p, const char *path, const struct stat *st, berr_t *err)
+/* An empty regular file standing for a whiteout or an opaque marker (MODE its permissions). */
+static int write_marker(struct packer *p, const char *path, const struct stat *st, mode_t mode,
+                        berr_t *err)
 {
     struct stat m = *st;
 
-    m.st_mode = S_IFREG | (st->st_mode & 0777);
+    m.st_mode = S_IFREG | mode;
     struct archive_entry *e = new_entry(path, &m);
     archive_entry_set_size(e, 0);
     return write_header(p, e, path, err);
@@ -185,7 +188,7 @@ static int write_dir(struct packer *p, int dfd, const char *name, const char *pa
         return -1;
     if (is_opaque(fd)) {
         _cleanup_free_ char *marker = xasprintf("%s/" WH_OPAQUE, path);
-        if (write_marker(p, marker, st, err) < 0)
+        if (write_marker(p, marker, st, st->st_mode & 0777, err) < 0)
             return -1;
     }
     return pack_dir(p, fd, path, depth + 1, err);
@@ -202,7 +205,8 @@ static int pack_one(struct packer *p, int dfd, const char *name, const char *pat
         const char *slash = strrchr(path, '/');
         _cleanup_free_ char *wh =
             xasprintf("%.*s" WH_PREFIX "%s", slash ? (int)(slash - path + 1) : 0, path, name);
-        return write_marker(p, wh, &st, err);
+        /* Docker's whiteout entries are 0600 whatever the device's mode. */
+        return write_marker(p, wh, &st, 0600, err);
     }
     if (S_ISDIR(st.st_mode))
         return write_dir(p, dfd, name, path, &st, depth, err);
@@ -232,7 +236,8 @@ static int pack_dir(struct packer *p, int dfd, const char *prefix, int depth, be
         if (r == 0) {
             _cleanup_free_ char *path =
                 *prefix ? xasprintf("%s/%s", prefix, names[i]) : xstrdup(names[i]);
-            r = pack_one(p, dfd, names[i], path, depth, err);
+            if (!diff_skipped(p->skip, path))
+                r = pack_one(p, dfd, names[i], path, depth, err);
         }
         free(names[i]);
     }
@@ -242,6 +247,12 @@ static int pack_dir(struct packer *p, int dfd, const char *prefix, int depth, be
 
 int layer_pack(const char *dir, struct io_writer *out, berr_t *err)
 {
+    return layer_pack_skip(dir, NULL, out, err);
+}
+
+int layer_pack_skip(const char *dir, const struct diff_skip *skip, struct io_writer *out,
+                    berr_t *err)
+{
     struct packer *p = xcalloc(1, sizeof(*p));
     _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int r = -1;
@@ -250,6 +261,7 @@ int layer_pack(const char *dir, struct io_writer *out, berr_t *err)
         berr_set(err, errno, "pack layer: open %s", dir);
         goto out;
     }
+    p->skip = skip;
     p->a = archive_write_new();
     if (p->a == NULL) {
         berr_set(err, ENOMEM, "pack layer");
@@ -264,7 +276,7 @@ int layer_pack(const char *dir, struct io_writer *out, berr_t *err)
     }
     if (is_opaque(fd)) {
         struct stat st;
-        if (fstat(fd, &st) < 0 || write_marker(p, WH_OPAQUE, &st, err) < 0)
+        if (fstat(fd, &st) < 0 || write_marker(p, WH_OPAQUE, &st, st.st_mode & 0777, err) < 0)
             goto out;
     }
     if (pack_dir(p, fd, "", 0, err) < 0)

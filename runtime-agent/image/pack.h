@@ -11,4 +11,11 @@
  * ".wh..wh..opq" entries; hard links within DIR stay hard links. */
 int layer_pack(const char *dir, struct io_writer *out, berr_t *err);
 
+struct diff_skip;
+
+/* layer_pack leaving out the relative paths SKIP lists (image/diff.h; NULL for none), with
+ * everything below them. */
+int layer_pack_skip(const char *dir, const struct diff_skip *skip, struct io_writer *out,
+                    berr_t *err);
+
 #endif
