@@ -58,7 +58,7 @@ client_flow() {
     assert_eq "$(bc ps -q)" "${id:0:12}" "$tag: ps -q"
     assert_eq "$(bc ps -q --no-trunc)" "$id" "$tag: ps -q --no-trunc"
     assert_eq "$(bc ps -q | sort)" "$(dk ps -q | sort)" "$tag: ps -q like docker's"
-    _has_tick() { bc logs "$1" 2>/dev/null | grep -qx "tick $2"; }
+    _has_tick() { bc logs "$1" 2>/dev/null | grep -cx "tick $2" >/dev/null; }
     wait_for 20 "$tag: t1 to log tick 3" _has_tick t1 3
     assert_eq "$(bc logs t1 | head -n 2 | tr '\n' ' ')" "tick 0 tick 1 " "$tag: logs"
     assert_eq "$(bc logs --tail 1 t1 | wc -l)" 1 "$tag: logs --tail 1"

@@ -93,7 +93,7 @@ assert_eq "$(dk inspect r1 --format '{{.State.Status}}')" running "unpaused afte
 assert_eq "$(dk run --rm img:2 cat /running)" run "committed running container"
 assert_eq "$(dk image inspect img:2 --format '{{json .Config.Cmd}}')" \
     '["sh","-c","echo run >/running; sleep 300"]' "the container's Cmd is the image's"
-dk export r1 | tar -t | grep -qx running || fail "export of a running container"
+dk export r1 | tar -t | grep -cx running >/dev/null || fail "export of a running container"
 dk pause r1 >/dev/null || fail "pause"
 dk commit --pause=false r1 img:3 >/dev/null || fail "commit paused"
 assert_eq "$(dk inspect r1 --format '{{.State.Status}}')" paused "still paused"

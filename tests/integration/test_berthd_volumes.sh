@@ -287,7 +287,7 @@ dk volume rm "$ANON" named >/dev/null || fail "rm the volumes left by the killed
 # volume, killed as soon as each step shows on disk (or when the removal is over, if it was
 # quicker than the look). Whatever the timing, the list stays consistent and a listed volume
 # is never partly deleted.
-trash_seen() { ls -A "$VOLS" | grep -q '^\.trash-'; }
+trash_seen() { ls -A "$VOLS" | grep -c '^\.trash-' >/dev/null; }
 record_gone() { [ ! -e "$T/data/containers/$1/config.v2.json" ]; }
 started() { true; }
 for step in started record_gone trash_seen; do

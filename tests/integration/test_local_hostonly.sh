@@ -42,13 +42,13 @@ assert_eq "$($B url h1)" tcp://192.168.99.100:2376
 assert_eq "$($B inspect -f '{{.Driver.Network}} {{.Driver.HostOnlyAddress}}' h1)" \
     "hostonly 192.168.99.100"
 # The bridge holds the host's address; the machine's end is a port of it.
-ip -4 -o addr show dev berth-host0 | grep -q "192.168.99.1/24" || fail "no 192.168.99.1/24 on berth-host0"
+ip -4 -o addr show dev berth-host0 | grep -c "192.168.99.1/24" >/dev/null || fail "no 192.168.99.1/24 on berth-host0"
 ports() { ip -o link show master berth-host0 | wc -l; }
 assert_eq "$(ports)" 1 "ports of berth-host0"
 # The server certificate names the address; no forward listens on 127.0.0.1.
-openssl x509 -in "$STORE/machines/h1/server.pem" -noout -text | grep -q "IP Address:192.168.99.100" ||
+openssl x509 -in "$STORE/machines/h1/server.pem" -noout -text | grep -c "IP Address:192.168.99.100" >/dev/null ||
     fail "the server certificate lacks 192.168.99.100"
-ss -Hltn | grep -q "127.0.0.1:" && fail "a 127.0.0.1 listener on the host: $(ss -Hltn)"
+ss -Hltn | grep -c "127.0.0.1:" >/dev/null && fail "a 127.0.0.1 listener on the host: $(ss -Hltn)"
 
 eval "$($B env --shell bash h1)"
 assert_eq "$DOCKER_HOST" tcp://192.168.99.100:2376
@@ -126,7 +126,7 @@ ip addr add 192.168.99.5/24 dev bt-other0
 $B create -d local --local-network hostonly h5 >"$T/create5.log" 2>&1 ||
     { cat "$T/create5.log"; fail "create h5"; }
 assert_eq "$($B ip h5)" 192.168.100.100
-ip -4 -o addr show dev berth-host0 | grep -q "192.168.100.1/24" || fail "no 192.168.100.1/24 on berth-host0"
+ip -4 -o addr show dev berth-host0 | grep -c "192.168.100.1/24" >/dev/null || fail "no 192.168.100.1/24 on berth-host0"
 assert_eq "$($B ssh h5 hostname)" h5
 $B rm -y h5 >/dev/null 2>&1 || fail "rm h5"
 ip link del bt-other0

@@ -150,7 +150,7 @@ assert_contains "$ERR" "machine m1 does not exist"
 # help for every command, and create -d none --help lists the driver's flags.
 for cmd in create ls inspect status ip url active env config start stop restart kill rm \
     regenerate-certs version; do
-    $B help $cmd | grep -q "Usage: berth $cmd" || fail "help $cmd"
+    $B help $cmd | grep -c "Usage: berth $cmd" >/dev/null || fail "help $cmd"
 done
 assert_contains "$($B create -d none --help)" "--url STRING"
 assert_contains "$($B create --help)" "none"

@@ -269,7 +269,7 @@ pid=$(container_pid sleeper)
 assert_eq "$(state_of sleeper paused)" 1 "paused after runtime_pause"
 "$API" unpause "$T/sleeper"
 assert_eq "$(state_of sleeper paused)" 0 "running after runtime_pause(false)"
-"$API" stats "$T/sleeper" | grep -q "^pids_current=1$" || fail "stats: one process"
+"$API" stats "$T/sleeper" | grep -c "^pids_current=1$" >/dev/null || fail "stats: one process"
 
 printf '{"args":["sh","-c","hostname; echo $$; id -u"],"env":["PATH=/bin"],"user":"nobody"}' >"$T/exec.json"
 out=$("$RT_BERTHD" nsexec "$pid" "$T/exec.json")
