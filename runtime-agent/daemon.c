@@ -11,6 +11,7 @@
 #include "berth/util.h"
 #include "runtime-agent/network/dns.h"
 #include "runtime-agent/containers/mounts.h"
+#include "runtime-agent/events.h"
 #include "runtime-agent/image/store.h"
 #include "runtime-agent/log.h"
 #include "runtime-agent/remap.h"
@@ -143,7 +144,10 @@ int daemon_init(struct daemon *d, const char *data_root, const char *exec_root,
     d->containers.netns_dir = path_join(exec_root, "netns");
     if (userns_remap && daemon_set_userns_remap(d, userns_remap, err) < 0)
         return -1;
-    return containers_open(&d->containers, data_root, exec_root, d->images, err);
+    if (containers_open(&d->containers, data_root, exec_root, d->images, err) < 0)
+        return -1;
+    events_set_store(&d->containers.store);
+    return 0;
 }
 
 struct containers *daemon_containers(struct daemon *d)
@@ -217,6 +221,7 @@ void daemon_counts(struct daemon *d, struct engine_counts *out)
 
 void daemon_shutdown(struct daemon *d)
 {
+    events_shutdown(events_bus());
     containers_shutdown(&d->containers);
 }
 
@@ -240,6 +245,7 @@ void daemon_free(struct daemon *d)
     struct engine_counts counts = {0};
     if (d->nets.root)
         daemon_counts(d, &counts);
+    events_set_store(NULL);
     containers_close(&d->containers);
     if (d->dns)
         dns_server_stop(d->dns);

@@ -44,6 +44,10 @@ extern const size_t api_exec_routes_len;
 extern const struct http_route api_logs_routes[];
 extern const size_t api_logs_routes_len;
 
+/* Event routes: GET /events (api/events.c). */
+extern const struct http_route api_events_routes[];
+extern const size_t api_events_routes_len;
+
 /* System routes: /_ping, /version, /info. */
 extern const struct http_route api_system_routes[];
 extern const size_t api_system_routes_len;

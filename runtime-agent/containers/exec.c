@@ -22,6 +22,7 @@
 #include "berth/util.h"
 #include "runtime-agent/containers/detachkeys.h"
 #include "runtime-agent/containers/store.h"
+#include "runtime-agent/events.h"
 #include "runtime-agent/runtime/runtime.h"
 
 #ifndef TIOCGPTPEER
@@ -196,6 +197,7 @@ int exec_create(const char *ctr_id, const json_t *body, char id[65], berr_t *err
     }
     reg.items[reg.n++] = e;
     pthread_mutex_unlock(&reg.lock);
+    events_exec(ctr_id, "exec_create", e->id, e->cmd, -1);
     return 0;
 }
 
@@ -539,6 +541,7 @@ int exec_spawn(struct exec_inst *e, pid_t ctr_pid, const char *bundle, bool deta
     free(spec);
     if (rc < 0)
         return berr_prefix(err, "exec %s", e->id);
+    events_exec(e->ctr_id, "exec_start", e->id, e->cmd, -1);
     if (detached)
         exec_detach(e);
     return 0;
@@ -556,6 +559,7 @@ static void record_exit(struct exec_inst *e, int status)
     char *spec = e->spec_path;
     e->spec_path = NULL;
     pthread_mutex_unlock(&reg.lock);
+    events_exec(e->ctr_id, "exec_die", e->id, NULL, code);
     if (spec != NULL)
         unlink(spec);
     free(spec);

@@ -19,6 +19,7 @@
 #include "runtime-agent/containers/netattach.h"
 #include "runtime-agent/containers/spec.h"
 #include "runtime-agent/daemon.h"
+#include "runtime-agent/events.h"
 #include "runtime-agent/http/http.h"
 #include "runtime-agent/image/store.h"
 #include "runtime-agent/remap.h"
@@ -84,6 +85,8 @@ static void record_exit(struct containers *cs, struct container *c)
     c->status = CTR_EXITED;
     c->pid = 0;
     c->exits++;
+    events_container_num(c, "die", "exitCode", c->exit_code);
+    events_volume_mounts(c, "unmount");
     ctr_save(&cs->store, c, NULL);
     pthread_cond_broadcast(&cs->store.changed);
 }
@@ -442,6 +445,8 @@ static int start_locked(struct containers *cs, struct container *c, int *attach_
         c->attach_fd = early;
     }
     c->starts++;
+    events_volume_mounts(c, "mount");
+    events_container(c, "start", NULL);
     ctr_save(&cs->store, c, NULL);
     monitor_start(cs, c);
     pthread_cond_broadcast(&cs->store.changed);
@@ -472,6 +477,7 @@ int ctr_start(struct containers *cs, struct container *c, int *attach_fd, berr_t
 bool ctr_attach_register(struct containers *cs, struct container *c, unsigned long *ticket)
 {
     pthread_mutex_lock(&cs->store.lock);
+    events_container(c, "attach", NULL);
     bool waiting = c->status == CTR_CREATED || c->status == CTR_EXITED;
     if (waiting) {
         *ticket = c->starts;
@@ -557,6 +563,7 @@ int ctr_stop(struct containers *cs, struct container *c, int timeout, berr_t *er
     }
     if (c->status == CTR_PAUSED)
         runtime_pause(c->bundle, false, NULL); /* a frozen process cannot handle its signal */
+    events_container_num(c, "kill", "signal", stop_signal(c));
     pthread_mutex_unlock(&cs->store.lock);
     if (runtime_kill(c->bundle, stop_signal(c), err) < 0)
         berr_free(err); /* it may have exited meanwhile; SIGKILL below settles it */
@@ -567,12 +574,15 @@ int ctr_stop(struct containers *cs, struct container *c, int timeout, berr_t *er
     if (!stopped && cs->shutting_down) {
         ret = berr_set(err, ESHUTDOWN, "container %.12s: stop: berthd is shutting down", c->id);
     } else if (!stopped) {
+        events_container_num(c, "kill", "signal", SIGKILL);
         pthread_mutex_unlock(&cs->store.lock);
         runtime_kill(c->bundle, SIGKILL, NULL);
         pthread_mutex_lock(&cs->store.lock);
         if (!wait_stopped(cs, c, 30000, false))
             ret = berr_set(err, ETIMEDOUT, "container %.12s did not exit after SIGKILL", c->id);
     }
+    if (ret == 0)
+        events_container(c, "stop", NULL);
     pthread_mutex_unlock(&cs->store.lock);
     pthread_mutex_unlock(&c->op);
     return ret;
@@ -589,6 +599,8 @@ int ctr_kill(struct containers *cs, struct container *c, int sig, berr_t *err)
         c->stop_requested = true;
         ctr_save(&cs->store, c, NULL);
     }
+    if (running)
+        events_container_num(c, "kill", "signal", sig);
     pthread_mutex_unlock(&cs->store.lock);
     if (!running)
         return http_err(err, EBUSY, "Cannot kill container: %s: Container %s is not running", c->id,
@@ -603,7 +615,12 @@ int ctr_restart(struct containers *cs, struct container *c, int timeout, berr_t 
             return -1;
         berr_free(err);
     }
-    return ctr_start(cs, c, NULL, err);
+    if (ctr_start(cs, c, NULL, err) < 0)
+        return -1;
+    pthread_mutex_lock(&cs->store.lock);
+    events_container(c, "restart", NULL);
+    pthread_mutex_unlock(&cs->store.lock);
+    return 0;
 }
 
 int ctr_pause(struct containers *cs, struct container *c, bool pause, berr_t *err)
@@ -626,6 +643,7 @@ int ctr_pause(struct containers *cs, struct container *c, bool pause, berr_t *er
     if (ret == 0) {
         pthread_mutex_lock(&cs->store.lock);
         c->status = pause ? CTR_PAUSED : CTR_RUNNING;
+        events_container(c, pause ? "pause" : "unpause", NULL);
         ctr_save(&cs->store, c, NULL);
         pthread_cond_broadcast(&cs->store.changed);
         pthread_mutex_unlock(&cs->store.lock);
@@ -835,6 +853,7 @@ int ctr_create(struct containers *cs, const char *name, json_t *body, char **id,
     c->status = CTR_CREATED;
     if (make_dirs(cs, c, err) < 0)
         goto fail;
+    events_container(c, "create", NULL);
     *id = xstrdup(c->id);
     *warnings = json_array();
     json_decref(img);
@@ -855,6 +874,7 @@ static int kill_for_removal(struct containers *cs, struct container *c, berr_t *
     pthread_mutex_lock(&cs->store.lock);
     c->stop_requested = true;
     bool paused = c->status == CTR_PAUSED;
+    events_container_num(c, "kill", "signal", SIGKILL);
     pthread_mutex_unlock(&cs->store.lock);
     if (paused)
         runtime_pause(c->bundle, false, NULL);
@@ -909,6 +929,7 @@ int ctr_remove(struct containers *cs, struct container *c, bool force, bool volu
     /* `docker run --rm` returns when this wakes it: with the volumes already gone */
     pthread_mutex_lock(&cs->store.lock);
     c->remove_done = true;
+    events_container(c, "destroy", NULL);
     pthread_cond_broadcast(&cs->store.changed);
     pthread_mutex_unlock(&cs->store.lock);
     pthread_mutex_unlock(&c->op);

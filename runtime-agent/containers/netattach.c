@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "berth/util.h"
+#include "runtime-agent/events.h"
 #include "runtime-agent/http/http.h"
 #include "runtime-agent/image/store.h"
 #include "runtime-agent/log.h"
@@ -737,6 +738,8 @@ static void eps_down(struct containers *cs, const char *ctr_id, json_t *eps, boo
         }
         if (ip && *ip && jstr(ep, "NetworkID"))
             net_ip_release(cs->nets, jstr(ep, "NetworkID"), aton(ip));
+        if (ip && *ip && jstr(ep, "NetworkID"))
+            events_network("disconnect", jstr(ep, "NetworkID"), key, "bridge", ctr_id);
         json_object_del(ep, PRIV);
         json_object_set_new(ep, "EndpointID", json_string(""));
         json_object_set_new(ep, "Gateway", json_string(""));
@@ -835,6 +838,7 @@ static int ep_up(struct containers *cs, struct container *c, const char *path, c
     json_t *links = ep_link_names(ep);
     net_endpoint_add(cs->nets, ni.id, c->id, c->name, json_object_get(ep, "Aliases"), links, addr);
     json_decref(links);
+    events_network("connect", ni.id, ni.name, "bridge", c->id);
     return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "berth/util.h"
+#include "runtime-agent/events.h"
 #include "runtime-agent/timefmt.h"
 #include "runtime-agent/http/http.h"
 
@@ -352,8 +353,10 @@ int ctr_rename(struct ctr_store *s, struct container *c, const char *name, berr_
                             name);
         }
     }
+    _cleanup_free_ char *old = xasprintf("/%s", c->name);
     free(c->name);
     c->name = xstrdup(name);
+    events_container(c, "rename", "oldName", old, NULL);
     int ret = ctr_save(s, c, err);
     pthread_mutex_unlock(&s->lock);
     return ret;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "berth/util.h"
+#include "runtime-agent/events.h"
 #include "runtime-agent/host.h"
 #include "runtime-agent/image/internal.h"
 #include "runtime-agent/image/pack.h"
@@ -113,6 +114,7 @@ int image_import(struct image_store *s, struct io_reader *in, const struct image
     cfg = config_bytes(config, &len);
     if (finish_image(s, &nl, "", NULL, cfg, len, key, NULL, 0, out, err) < 0)
         return berr_prefix(err, "import");
+    events_image("import", out, out);
     *id = xstrdup(out);
     return 0;
 }

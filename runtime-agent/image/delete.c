@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "berth/util.h"
+#include "runtime-agent/events.h"
 #include "runtime-agent/image/internal.h"
 #include "runtime-agent/image/store_int.h"
 
@@ -92,9 +93,11 @@ static bool single_reference(json_t *refs)
 
 static int untag(struct deletion *d, const char *key, berr_t *err)
 {
+    _cleanup_free_ char *id = xstrdup(json_string_value(json_object_get(d->s->repos, key)));
     if (store_drop_ref_locked(d->s, key, err) < 0)
         return -1;
     _cleanup_free_ char *familiar = image_ref_familiarize(key);
+    events_image("untag", id, familiar);
     json_array_append_new(d->records, json_pack("{s:s}", "Untagged", familiar));
     return 0;
 }
@@ -191,6 +194,7 @@ static int delete_chain(struct deletion *d, const char *id, bool force, bool pru
         if (r < 0)
             return -1;
         json_array_append_new(d->records, json_pack("{s:s}", "Deleted", cur));
+        events_image("delete", cur, cur);
         if (store_remove_image_locked(d->s, img, &d->trash, d->records, err) < 0)
             return -1;
         if (!prune || parent[0] == '\0')

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "berth/util.h"
+#include "runtime-agent/events.h"
 #include "runtime-agent/host.h"
 #include "runtime-agent/image/beneath.h"
 #include "runtime-agent/image/internal.h"
@@ -212,9 +213,13 @@ static int load_image(struct loader *ld, const char *cfg, size_t len, const char
                 familiar, replaced);
         if (r == 0)
             say(ld, "Loaded image: %s", familiar);
+        if (r == 0)
+            events_image("load", id, familiar);
     }
     if (r == 0 && json_array_size(tags) == 0)
         say(ld, "Loaded image ID: %s", id);
+    if (r == 0 && json_array_size(tags) == 0)
+        events_image("load", id, id);
     pthread_mutex_unlock(&ld->s->lock);
     return r;
 }

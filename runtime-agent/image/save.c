@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "berth/util.h"
+#include "runtime-agent/events.h"
 #include "runtime-agent/image/internal.h"
 #include "runtime-agent/image/store_int.h"
 
@@ -415,6 +416,8 @@ int image_save(struct image_store *s, const char *const *refs, size_t n, struct 
     r = write_archive(sv, err);
     if (r == 0 && archive_write_close(sv->a) != ARCHIVE_OK)
         r = berr_set(err, 0, "save: %s", archive_error_string(sv->a));
+    for (size_t i = 0; i < n && r == 0; i++)
+        events_image("save", NULL, refs[i]);
 out:
     saver_free(sv);
     return r;

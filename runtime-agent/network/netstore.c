@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "berth/util.h"
+#include "runtime-agent/events.h"
 #include "runtime-agent/containers/store.h"
 #include "runtime-agent/http/http.h"
 #include "runtime-agent/log.h"
@@ -637,6 +638,7 @@ int net_create(struct net_store *s, const json_t *body, char **id, json_t **warn
         goto out;
     }
     add_item(s, n);
+    events_network("create", n->id, n->name, n->driver, NULL);
     *id = xstrdup(n->id);
     *warning = json_string("");
     n = NULL;
@@ -667,6 +669,7 @@ static int remove_locked(struct net_store *s, struct network *n, berr_t *err)
             break;
         }
     }
+    events_network("destroy", n->id, n->name, n->driver, NULL);
     network_free(n);
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "berth/util.h"
+#include "runtime-agent/events.h"
 #include "runtime-agent/daemon.h"
 #include "runtime-agent/http/http.h"
 #include "runtime-agent/image/beneath.h"
@@ -369,6 +370,7 @@ static struct volume *get_or_make(struct vol_store *vs, const struct vol_spec *s
         return NULL;
     }
     push(vs, v);
+    events_volume("create", v->name, NULL, NULL, false);
     *created = true;
     return v;
 }
@@ -572,6 +574,7 @@ int vol_remove(struct vol_store *vs, const char *name, bool force, int64_t *free
     if (ret == 0) {
         fsync_dir(vs->root);
         drop(vs, v);
+        events_volume("destroy", name, NULL, NULL, false);
     }
     pthread_mutex_unlock(&vs->lock);
     if (ret != 0)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # berthd stopped with SIGTERM while containers run and clients are blocked in it: `docker
 # run -d` (which leaves a wait?condition=next-exit behind and drops it), a `docker wait`, raw
-# waits, `docker logs -f`, `docker attach` (output only, and with stdin), an attached
+# waits, `docker logs -f`, `docker events`, `docker attach` (output only, and with stdin), an attached
 # `docker exec`, a `docker stop` in its grace period. berthd must end every connection and exit 0 within a few seconds, with no
 # sanitizer report and no "still busy" connection; the clients see their streams end; the
 # containers keep running, and a new berthd picks them up. Run it with the normal build and
@@ -35,6 +35,9 @@ _bg_pids+=("$DWAIT")
 docker logs -f ticker >"$T/logs.out" 2>&1 &
 LOGS=$!
 _bg_pids+=("$LOGS")
+docker events --format '{{.Action}}' >"$T/events.out" 2>&1 &
+EVENTS=$!
+_bg_pids+=("$EVENTS")
 docker attach --sig-proxy=false --no-stdin ticker >"$T/attach.out" 2>&1 &
 ATTACH=$!
 _bg_pids+=("$ATTACH")
@@ -65,6 +68,7 @@ _has() { grep -q "$2" "$T/$1.out"; }
 wait_for 20 "docker logs -f to stream" _has logs "tick "
 wait_for 20 "docker attach to stream" _has attach "tick "
 wait_for 20 "docker exec to run" _has exec exec-up
+wait_for 20 "docker events to see the exec" _has events exec_start
 _got_term() { dk logs stubborn 2>&1 | grep got-term >/dev/null; }
 wait_for 20 "docker stop to send its signal" _got_term
 echo hello-cat >&3
@@ -87,7 +91,7 @@ grep -q "berthd stopped" "$BERTHD_LOG" || fail "berthd did not log its stop"
 echo "berthd stopped in ${ms} ms"
 
 # The clients' streams ended (none of them waits for a berthd that is gone).
-for p in $DWAIT $LOGS $ATTACH $EXEC $STOP; do
+for p in $DWAIT $LOGS $EVENTS $ATTACH $EXEC $STOP; do
     wait_for 10 "client $p to end" exited "$p"
 done
 wait_for 10 "the attach with stdin to end" exited "$ATTACH_IN"
