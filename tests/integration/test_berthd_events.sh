@@ -17,12 +17,10 @@ dk import "$T/busybox.tar" busybox:latest >/dev/null || fail "docker import"
 T0=$(date +%s)
 
 # --- a live stream -----------------------------------------------------------------------
-docker events --format '{{json .}}' >"$T/live.out" 2>"$T/live.err" &
+# --since now: whatever happens before the client is connected is replayed, so no race
+docker events --since "$(date +%s.%N)" --format '{{json .}}' >"$T/live.out" 2>"$T/live.err" &
 EV=$!
 _bg_pids+=("$EV")
-# Connected once berthd has its request (the CLI prints nothing before the first event).
-
-sleep 1
 
 dk create --name evc --label app=evtest --label tier=one busybox sleep 300 >/dev/null ||
     fail "create"

@@ -12,6 +12,7 @@ source "$(dirname "$0")/berthd_env.sh"
 
 export DOCKER_HOST=unix://$SOCK
 start_berthd
+EVENTS_SINCE=$(date +%s)
 busybox_tar "$T/busybox.tar"
 IMG=$(dk import "$T/busybox.tar" busybox:latest) || fail "docker import: $IMG"
 
@@ -35,7 +36,8 @@ _bg_pids+=("$DWAIT")
 docker logs -f ticker >"$T/logs.out" 2>&1 &
 LOGS=$!
 _bg_pids+=("$LOGS")
-docker events --format '{{.Action}}' >"$T/events.out" 2>&1 &
+# --since: what happened before the client got connected is replayed, so no race
+docker events --since "$EVENTS_SINCE" --format '{{.Action}}' >"$T/events.out" 2>&1 &
 EVENTS=$!
 _bg_pids+=("$EVENTS")
 docker attach --sig-proxy=false --no-stdin ticker >"$T/attach.out" 2>&1 &
