@@ -11,6 +11,7 @@
 
 #include "berth/util.h"
 #include "runtime-agent/containers/store.h"
+#include "runtime-agent/containers/logs.h"
 #include "runtime-agent/timefmt.h"
 
 struct event {
@@ -372,30 +373,9 @@ bool events_filter_match(const json_t *filters, const struct event *e)
 
 int events_parse_time(const char *s, int64_t *ns)
 {
-    const char *p = s;
-    int64_t secs = 0;
-
-    *ns = 0;
-    if (s == NULL || *s == '\0')
-        return 0;
-    if (strchr(s, 'T') != NULL)
+    if (s != NULL && strchr(s, 'T') != NULL)
         return time_parse_rfc3339_ns(s, ns);
-    if (*p < '0' || *p > '9')
-        return -1;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        secs = secs * 10 + (*p - '0');
-        if (secs > INT64_MAX / NS_PER_SEC - 1)
-            return -1;
-    }
-    int64_t frac = 0;
-    if (*p == '.') {
-        p++;
-        frac = time_parse_frac(&p);
-    }
-    if (*p != '\0')
-        return -1;
-    *ns = secs * NS_PER_SEC + frac;
-    return 0;
+    return logs_parse_unix(s, ns);
 }
 
 /* ---- emitting ---- */

@@ -55,45 +55,6 @@ static bool fd_opaque(int fd)
     return n == 1 && v[0] == 'y';
 }
 
-static int compare_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The sorted names in directory FD (which stays the caller's). */
-static int list_dir(int fd, char ***names, size_t *n)
-{
-    size_t cap = 0;
-    int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
-    struct dirent *de;
-
-    *names = NULL;
-    *n = 0;
-    if (d == NULL) {
-        if (dup_fd >= 0)
-            close(dup_fd);
-        return -1;
-    }
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        GROW(*names, *n, cap);
-        (*names)[(*n)++] = xstrdup(de->d_name);
-    }
-    closedir(d);
-    if (*n > 0)
-        qsort(*names, *n, sizeof(**names), compare_names);
-    return 0;
-}
-
-static void free_names(char **names, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-}
-
 static char *join_rel(const char *prefix, const char *name)
 {
     return *prefix ? xasprintf("%s/%s", prefix, name) : xstrdup(name);
@@ -131,13 +92,13 @@ static bool only_skipped(int upperfd, const char *rel, const struct diff_skip *s
     size_t n;
     bool only = true;
 
-    if (fd < 0 || fd_opaque(fd) || list_dir(fd, &names, &n) < 0)
+    if (fd < 0 || fd_opaque(fd) || image_dir_names(fd, &names, &n) < 0)
         return false;
     for (size_t i = 0; i < n && only; i++) {
         _cleanup_free_ char *child = join_rel(rel, names[i]);
         only = diff_skipped(skip, child);
     }
-    free_names(names, n);
+    image_names_free(names, n);
     return only;
 }
 
@@ -277,11 +238,11 @@ static int walk(struct walker *w, int dfd, const char *prefix, bool *dir_listed,
 
     if (depth > MAX_DEPTH)
         return berr_set(err, 0, "changes: %s: directories nested too deeply", prefix);
-    if (list_dir(dfd, &names, &n) < 0)
+    if (image_dir_names(dfd, &names, &n) < 0)
         return berr_set(err, errno, "changes: read directory /%s", prefix);
     for (size_t i = 0; i < n && r == 0; i++)
         r = walk_one(w, dfd, names[i], prefix, dir_listed, depth, err);
-    free_names(names, n);
+    image_names_free(names, n);
     return r;
 }
 

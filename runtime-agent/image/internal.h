@@ -35,6 +35,11 @@ static inline json_t *json_string_take(char *s)
     return v;
 }
 
+/* The names in directory FD (which stays the caller's; "." and ".." left out), sorted so
+ * that the same tree always gives the same tar (pack.c). -1 with errno on failure. */
+int image_dir_names(int fd, char ***names, size_t *n);
+void image_names_free(char **names, size_t n);
+
 /* Make room in ARR (of capacity CAP) for element N, doubling; aborts without memory. */
 #define GROW(arr, n, cap)                                                                          \
     do {                                                                                           \

@@ -44,11 +44,11 @@ static int compare_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The names in directory FD, sorted so that the same tree always gives the same tar. */
-static int list_dir(int fd, char ***names, size_t *n)
+int image_dir_names(int fd, char ***names, size_t *n)
 {
     size_t cap = 0;
-    int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    /* a new open file description: its read position is not FD's */
+    int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
     struct dirent *de;
 
@@ -69,6 +69,13 @@ static int list_dir(int fd, char ***names, size_t *n)
     if (*n > 0)
         qsort(*names, *n, sizeof(**names), compare_names);
     return 0;
+}
+
+void image_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
 }
 
 static struct archive_entry *new_entry(const char *path, const struct stat *st)
@@ -230,7 +237,7 @@ static int pack_dir(struct packer *p, int dfd, const char *prefix, int depth, be
 
     if (depth > MAX_DEPTH)
         return berr_set(err, 0, "pack layer: %s: directories nested too deeply", prefix);
-    if (list_dir(dfd, &names, &n) < 0)
+    if (image_dir_names(dfd, &names, &n) < 0)
         return berr_set(err, errno, "pack layer: %s: read directory", *prefix ? prefix : ".");
     for (size_t i = 0; i < n; i++) {
         if (r == 0) {
