@@ -49,7 +49,7 @@ struct daemon_config {
     bool icc, ip_masq;
     int mtu;
     char *userns_remap; /* --userns-remap: NULL (off), "default", USER[:GROUP], UID[:GID] */
-    char *detach_keys; /* "detach-keys": the default detach sequence of attach and exec */
+    char *detach_keys;  /* "detach-keys": the default detach sequence of attach and exec */
     int log_level;
     unsigned set; /* enum config_field bits given as flags */
     bool help;    /* --help was asked for */

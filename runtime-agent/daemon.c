@@ -108,8 +108,8 @@ static json_t *volume_users(void *ctx, const char *name)
 }
 
 int daemon_init(struct daemon *d, const char *data_root, const char *exec_root,
-                const char *cgroup_parent, const struct net_options *net,
-                const char *userns_remap, berr_t *err)
+                const char *cgroup_parent, const struct net_options *net, const char *userns_remap,
+                berr_t *err)
 {
     memset(d, 0, sizeof(*d));
     if (cgroup_parent != NULL)

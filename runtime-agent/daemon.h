@@ -40,8 +40,8 @@ struct engine_counts {
  * (NULL: "berth"), remapped by USERNS_REMAP (NULL: off; see daemon_set_userns_remap) from
  * the first container started, restart policies at start-up included. */
 int daemon_init(struct daemon *d, const char *data_root, const char *exec_root,
-                const char *cgroup_parent, const struct net_options *net,
-                const char *userns_remap, berr_t *err);
+                const char *cgroup_parent, const struct net_options *net, const char *userns_remap,
+                berr_t *err);
 
 /* --userns-remap VALUE (remap.h): resolve it and remap the containers started from now on
  * (those with HostConfig.UsernsMode "host" excepted). */

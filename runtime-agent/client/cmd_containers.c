@@ -142,7 +142,7 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
         cmd = no_trunc ? xstrdup(command ? command : "") : fmt_trunc(command ? command : "", 20);
         qcmd = quote(cmd);
         ago = time_human_duration((long long)time(NULL) -
-                           json_integer_value(json_object_get(ct, "Created")));
+                                  json_integer_value(json_object_get(ct, "Created")));
         created = xasprintf("%s ago", ago);
         const char *status = json_string_value(json_object_get(ct, "Status"));
         table_add(&t, (const char *const[]){sid, img, qcmd, created, status, ports, names});

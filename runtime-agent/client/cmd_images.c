@@ -94,7 +94,7 @@ int cmd_images(struct cli *cli, int argc, char **argv)
         size_t ntags = json_array_size(tags);
         _cleanup_free_ char *created = NULL, *size = NULL, *ago = NULL;
         ago = time_human_duration((long long)time(NULL) -
-                           json_integer_value(json_object_get(img, "Created")));
+                                  json_integer_value(json_object_get(img, "Created")));
         created = xasprintf("%s ago", ago);
         size = fmt_size((double)json_integer_value(json_object_get(img, "Size")));
         for (size_t k = 0; k < (ntags ? ntags : 1); k++) {

@@ -43,7 +43,7 @@ struct exec_inst {
     int exit_code;
     pid_t pid;
     pid_t proc_pid; /* the exec'd process (nsexec's child), once seen */
-    int master; /* pty master, -1 */
+    int master;     /* pty master, -1 */
     char *spec_path;
     time_t finished; /* CLOCK_MONOTONIC seconds */
     int refs;
@@ -704,7 +704,6 @@ void exec_detach(struct exec_inst *e)
 }
 
 /* ---- inspect ---- */
-
 
 /* The exec'd process as Docker reports it: `berthd nsexec` (E_PID) forks it into the
  * container's pid namespace, so it is nsexec's only child; nsexec itself until then. */

@@ -29,24 +29,24 @@ enum ctr_status {
 
 struct container {
     char id[65];
-    char *name;       /* without the leading '/' */
-    char *image;      /* as the user gave it ("busybox") */
-    char *image_id;   /* "sha256:..." */
-    char *created;    /* RFC 3339 with nanoseconds */
-    json_t *config;   /* Docker's Config */
-    json_t *host;     /* HostConfig */
-    json_t *netcfg;   /* NetworkingConfig */
-    json_t *endpoints; /* NetworkSettings.Networks (containers/netattach.h) */
-    json_t *mounts;   /* MountPoints (containers/mounts.h), fixed at create */
-    json_t *ports;    /* NetworkSettings.Ports while it runs, NULL otherwise */
+    char *name;               /* without the leading '/' */
+    char *image;              /* as the user gave it ("busybox") */
+    char *image_id;           /* "sha256:..." */
+    char *created;            /* RFC 3339 with nanoseconds */
+    json_t *config;           /* Docker's Config */
+    json_t *host;             /* HostConfig */
+    json_t *netcfg;           /* NetworkingConfig */
+    json_t *endpoints;        /* NetworkSettings.Networks (containers/netattach.h) */
+    json_t *mounts;           /* MountPoints (containers/mounts.h), fixed at create */
+    json_t *ports;            /* NetworkSettings.Ports while it runs, NULL otherwise */
     struct port_proxy *proxy; /* forwards the published ports while it runs */
-    char *path;       /* resolved command */
-    json_t *args;     /* its arguments */
-    char *dir;        /* DATA_ROOT/containers/ID */
-    char *bundle;     /* EXEC_ROOT/containers/ID */
+    char *path;               /* resolved command */
+    json_t *args;             /* its arguments */
+    char *dir;                /* DATA_ROOT/containers/ID */
+    char *bundle;             /* EXEC_ROOT/containers/ID */
 
     enum ctr_status status;
-    pid_t pid;        /* the container's init, host pid namespace */
+    pid_t pid; /* the container's init, host pid namespace */
     pid_t shim_pid;
     int exit_code;
     bool oom_killed;
@@ -56,13 +56,13 @@ struct container {
     int restart_count;
     bool stop_requested; /* `docker stop`: no restart, unless-stopped stays down */
     bool removed;
-    bool remove_done;    /* files and anonymous volumes are gone too (wait?condition=removed) */
-    bool monitored;      /* a monitor thread watches the shim */
-    unsigned long exits; /* counts exits, for wait?condition=next-exit */
+    bool remove_done;     /* files and anonymous volumes are gone too (wait?condition=removed) */
+    bool monitored;       /* a monitor thread watches the shim */
+    unsigned long exits;  /* counts exits, for wait?condition=next-exit */
     unsigned long starts; /* counts starts, for attachers that arrive before start */
-    int attach_waiters;  /* attach requests waiting for the start */
-    int attach_fd;       /* an early attach connection handed from start to a waiter */
-    pthread_mutex_t op;  /* serialises start/stop/kill/remove of this container */
+    int attach_waiters;   /* attach requests waiting for the start */
+    int attach_fd;        /* an early attach connection handed from start to a waiter */
+    pthread_mutex_t op;   /* serialises start/stop/kill/remove of this container */
     int refs;
 };
 
@@ -79,8 +79,7 @@ struct ctr_store {
 struct container *ctr_alloc(void);
 
 /* Open the store and load every record under DATA_ROOT/containers. */
-int ctr_store_open(struct ctr_store *s, const char *data_root, const char *exec_root,
-                   berr_t *err);
+int ctr_store_open(struct ctr_store *s, const char *data_root, const char *exec_root, berr_t *err);
 
 /* Drop the store's references to its records (those still referenced elsewhere, e.g. by
  * monitor threads, live on); the store's lock stays usable. */
@@ -114,6 +113,5 @@ void ctr_list(struct ctr_store *s, struct container ***out, size_t *n);
 void ctr_list_free(struct ctr_store *s, struct container **v, size_t n);
 
 const char *ctr_status_name(enum ctr_status st);
-
 
 #endif

@@ -107,10 +107,10 @@ int image_import(struct image_store *s, struct io_reader *in, const struct image
     if (opts->changes)
         json_object_update(cc, opts->changes);
     _cleanup_free_ char *arch = host_arch();
-    json_t *config = json_pack(
-        "{s:s, s:s, s:o, s:s, s:[{s:s, s:s}], s:s, s:{s:s, s:[s]}}", "architecture", arch,
-        "comment", comment, "config", cc, "created", created, "history", "created", created,
-        "comment", comment, "os", "linux", "rootfs", "type", "layers", "diff_ids", nl.info.diff_id);
+    json_t *config = json_pack("{s:s, s:s, s:o, s:s, s:[{s:s, s:s}], s:s, s:{s:s, s:[s]}}",
+                               "architecture", arch, "comment", comment, "config", cc, "created",
+                               created, "history", "created", created, "comment", comment, "os",
+                               "linux", "rootfs", "type", "layers", "diff_ids", nl.info.diff_id);
     cfg = config_bytes(config, &len);
     if (finish_image(s, &nl, "", NULL, cfg, len, key, NULL, 0, out, err) < 0)
         return berr_prefix(err, "import");
