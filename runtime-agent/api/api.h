@@ -48,6 +48,10 @@ extern const size_t api_logs_routes_len;
 extern const struct http_route api_events_routes[];
 extern const size_t api_events_routes_len;
 
+/* Stats routes: GET /containers/{id}/stats (api/stats.c). */
+extern const struct http_route api_stats_routes[];
+extern const size_t api_stats_routes_len;
+
 /* System routes: /_ping, /version, /info. */
 extern const struct http_route api_system_routes[];
 extern const size_t api_system_routes_len;

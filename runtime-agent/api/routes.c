@@ -23,6 +23,7 @@ void api_register(struct router *r)
     router_add(r, api_archive_routes, api_archive_routes_len);
     router_add(r, api_commit_routes, api_commit_routes_len);
     router_add(r, api_events_routes, api_events_routes_len);
+    router_add(r, api_stats_routes, api_stats_routes_len);
 }
 
 struct router *api_router_new(void)

@@ -84,6 +84,78 @@ uint64_t cg_read_key(const char *dir, const char *file, const char *key)
     return 0;
 }
 
+/* The next line of *CURSOR (NUL-terminated in place), or NULL at the end. */
+static char *next_line(char **cursor)
+{
+    char *line = *cursor;
+
+    if (line == NULL || *line == '\0')
+        return NULL;
+    char *nl = strchr(line, '\n');
+    if (nl != NULL)
+        *nl++ = '\0';
+    *cursor = nl;
+    return line;
+}
+
+char *cg_read_text(const char *dir, const char *file)
+{
+    _cleanup_free_ char *path = path_join(dir, file);
+    char *text = NULL;
+    berr_t err = NULL;
+
+    if (read_file(path, &text, NULL, &err) < 0) {
+        berr_free(&err);
+        return NULL;
+    }
+    return text;
+}
+
+void cg_read_memory_stat(const char *dir, const char *file, struct runtime_stats *st)
+{
+    _cleanup_free_ char *text = cg_read_text(dir, file);
+    size_t cap = 0;
+
+    for (char *cur = text, *line; (line = next_line(&cur)) != NULL;) {
+        char key[sizeof(st->memory_stat[0].key)];
+        unsigned long long v;
+        if (sscanf(line, "%63s %llu", key, &v) != 2)
+            continue;
+        if (st->n_memory_stat == cap) {
+            cap = cap ? 2 * cap : 64;
+            st->memory_stat = xrealloc(st->memory_stat, cap * sizeof(*st->memory_stat));
+        }
+        struct runtime_stat_kv *kv = &st->memory_stat[st->n_memory_stat++];
+        snprintf(kv->key, sizeof(kv->key), "%s", key);
+        kv->value = v;
+    }
+}
+
+void cg_read_percpu(const char *dir, const char *file, struct runtime_stats *st)
+{
+    _cleanup_free_ char *text = cg_read_text(dir, file);
+    size_t cap = 0;
+
+    for (char *p = text, *end; p != NULL; p = end) {
+        unsigned long long v = strtoull(p, &end, 10);
+        if (end == p)
+            break;
+        if (st->n_percpu == cap) {
+            cap = cap ? 2 * cap : 16;
+            st->percpu_ns = xrealloc(st->percpu_ns, cap * sizeof(*st->percpu_ns));
+        }
+        st->percpu_ns[st->n_percpu++] = v;
+    }
+}
+
+void cg_add_blkio(struct runtime_stats *st, unsigned major, unsigned minor, const char *op,
+                  uint64_t value)
+{
+    st->blkio = xrealloc(st->blkio, (st->n_blkio + 1) * sizeof(*st->blkio));
+    st->blkio[st->n_blkio++] =
+        (struct runtime_blkio){.major = major, .minor = minor, .op = op, .value = value};
+}
+
 static void pause_ms(long ms)
 {
     struct timespec ts = {0, ms * 1000000L};

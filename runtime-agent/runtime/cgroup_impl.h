@@ -38,6 +38,19 @@ uint64_t cg_read_u64(const char *dir, const char *file);
 /* The value of "KEY N" in a flat-keyed file such as memory.events; 0 when missing. */
 uint64_t cg_read_key(const char *dir, const char *file, const char *key);
 
+/* The whole of DIR/FILE (allocated), or NULL when unreadable. */
+char *cg_read_text(const char *dir, const char *file);
+
+/* Every "KEY N" line of DIR/FILE (memory.stat) into ST's memory_stat; nothing when unreadable. */
+void cg_read_memory_stat(const char *dir, const char *file, struct runtime_stats *st);
+
+/* The per-CPU values of DIR/FILE (cpuacct.usage_percpu) into ST's percpu_ns. */
+void cg_read_percpu(const char *dir, const char *file, struct runtime_stats *st);
+
+/* Add a block I/O entry to ST. */
+void cg_add_blkio(struct runtime_stats *st, unsigned major, unsigned minor, const char *op,
+                  uint64_t value);
+
 /* Remove the directory DIR, retrying for a short while on EBUSY; a missing DIR is fine. */
 int cg_rmdir(const char *dir, berr_t *err);
 

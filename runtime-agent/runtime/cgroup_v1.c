@@ -181,19 +181,58 @@ static uint64_t limit_or_zero(uint64_t v)
     return v >= (1ULL << 62) ? 0 : v;
 }
 
+/* cpuacct.stat counts USER_HZ ticks. */
+static uint64_t ticks_to_ns(uint64_t ticks)
+{
+    long hz = sysconf(_SC_CLK_TCK);
+    return ticks * (1000000000ULL / (uint64_t)(hz > 0 ? hz : 100));
+}
+
+/* blkio.throttle.io_service_bytes_recursive: "MAJ:MIN Read N" lines (and a "Total N"). */
+static void read_blkio(const char *dir, struct runtime_stats *st)
+{
+    _cleanup_free_ char *text = cg_read_text(dir, "blkio.throttle.io_service_bytes_recursive");
+    char *save = NULL;
+
+    for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        unsigned maj, min;
+        char op[16];
+        unsigned long long v;
+        if (sscanf(line, "%u:%u %15s %llu", &maj, &min, op, &v) != 4)
+            continue;
+        if (strcmp(op, "Read") == 0)
+            cg_add_blkio(st, maj, min, "read", v);
+        else if (strcmp(op, "Write") == 0)
+            cg_add_blkio(st, maj, min, "write", v);
+    }
+}
+
 static int v1_stats(struct cgroup *cg, struct runtime_stats *st, berr_t *err)
 {
     _cleanup_free_ char *mem = dir_of(cg, C_MEMORY);
     _cleanup_free_ char *pids = dir_of(cg, C_PIDS);
-    _cleanup_free_ char *cpu = dir_of(cg, C_CPUACCT);
+    _cleanup_free_ char *cpu = dir_of(cg, C_CPU);
+    _cleanup_free_ char *acct = dir_of(cg, C_CPUACCT);
+    _cleanup_free_ char *blkio = dir_of(cg, C_BLKIO);
 
     if (access(mem, F_OK) < 0)
         return berr_set(err, errno, "cgroup %s", mem);
     st->memory_usage = cg_read_u64(mem, "memory.usage_in_bytes");
     st->memory_limit = limit_or_zero(cg_read_u64(mem, "memory.limit_in_bytes"));
+    st->memory_max_usage = cg_read_u64(mem, "memory.max_usage_in_bytes");
+    st->memory_failcnt = cg_read_u64(mem, "memory.failcnt");
+    cg_read_memory_stat(mem, "memory.stat", st);
     st->pids_current = cg_read_u64(pids, "pids.current");
     st->pids_limit = cg_read_u64(pids, "pids.max");
-    st->cpu_usage_ns = cg_read_u64(cpu, "cpuacct.usage");
+    st->cpu_usage_ns = cg_read_u64(acct, "cpuacct.usage");
+    st->cpu_user_ns = ticks_to_ns(cg_read_key(acct, "cpuacct.stat", "user"));
+    st->cpu_kernel_ns = ticks_to_ns(cg_read_key(acct, "cpuacct.stat", "system"));
+    cg_read_percpu(acct, "cpuacct.usage_percpu", st);
+    st->throttle_periods = cg_read_key(cpu, "cpu.stat", "nr_periods");
+    st->throttled_periods = cg_read_key(cpu, "cpu.stat", "nr_throttled");
+    st->throttled_ns = cg_read_key(cpu, "cpu.stat", "throttled_time");
+    read_blkio(blkio, st);
     return 0;
 }
 

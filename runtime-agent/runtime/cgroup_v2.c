@@ -140,6 +140,23 @@ static bool v2_frozen(struct cgroup *cg)
     return cg_read_key(dir, "cgroup.events", "frozen") > 0;
 }
 
+/* io.stat: "MAJ:MIN rbytes=N wbytes=N rios=N ..." lines. */
+static void read_io(const char *dir, struct runtime_stats *st)
+{
+    _cleanup_free_ char *text = cg_read_text(dir, "io.stat");
+    char *save = NULL;
+
+    for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        unsigned maj, min;
+        if (sscanf(line, "%u:%u", &maj, &min) != 2)
+            continue;
+        const char *r = strstr(line, " rbytes="), *w = strstr(line, " wbytes=");
+        cg_add_blkio(st, maj, min, "read", r ? strtoull(r + 8, NULL, 10) : 0);
+        cg_add_blkio(st, maj, min, "write", w ? strtoull(w + 8, NULL, 10) : 0);
+    }
+}
+
 static int v2_stats(struct cgroup *cg, struct runtime_stats *st, berr_t *err)
 {
     _cleanup_free_ char *dir = dir_of(cg);
@@ -148,9 +165,16 @@ static int v2_stats(struct cgroup *cg, struct runtime_stats *st, berr_t *err)
         return berr_set(err, errno, "cgroup %s", dir);
     st->memory_usage = cg_read_u64(dir, "memory.current");
     st->memory_limit = cg_read_u64(dir, "memory.max");
+    cg_read_memory_stat(dir, "memory.stat", st);
     st->pids_current = cg_read_u64(dir, "pids.current");
     st->pids_limit = cg_read_u64(dir, "pids.max");
     st->cpu_usage_ns = cg_read_key(dir, "cpu.stat", "usage_usec") * 1000;
+    st->cpu_user_ns = cg_read_key(dir, "cpu.stat", "user_usec") * 1000;
+    st->cpu_kernel_ns = cg_read_key(dir, "cpu.stat", "system_usec") * 1000;
+    st->throttle_periods = cg_read_key(dir, "cpu.stat", "nr_periods");
+    st->throttled_periods = cg_read_key(dir, "cpu.stat", "nr_throttled");
+    st->throttled_ns = cg_read_key(dir, "cpu.stat", "throttled_usec") * 1000;
+    read_io(dir, st);
     return 0;
 }
 

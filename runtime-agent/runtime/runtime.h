@@ -26,11 +26,41 @@ struct runtime_state {
     char cgroup[256];     /* the container's cgroup below each hierarchy root (PARENT/ID) */
 };
 
-/* Cgroup statistics of a running container (0 where a controller is missing). */
+/* One "KEY VALUE" line of memory.stat. */
+struct runtime_stat_kv {
+    char key[64];
+    uint64_t value;
+};
+
+/* Bytes one block device moved: OP is "read" or "write". */
+struct runtime_blkio {
+    unsigned major, minor;
+    const char *op;
+    uint64_t value;
+};
+
+/* Cgroup statistics of a running container (0 where a controller is missing). The arrays
+ * are allocated: release them with runtime_stats_free(). */
 struct runtime_stats {
-    uint64_t memory_usage, memory_limit; /* bytes; limit 0 = unlimited */
-    uint64_t pids_current, pids_limit;   /* limit 0 = unlimited */
-    uint64_t cpu_usage_ns;               /* total CPU time consumed */
+    uint64_t memory_usage, memory_limit;       /* bytes; limit 0 = unlimited */
+    uint64_t memory_max_usage, memory_failcnt; /* v1 only */
+    uint64_t pids_current, pids_limit;         /* limit 0 = unlimited */
+    uint64_t cpu_usage_ns;                     /* total CPU time consumed */
+    uint64_t cpu_user_ns, cpu_kernel_ns;
+    uint64_t *percpu_ns; /* v1 only: per-CPU usage, n_percpu entries */
+    size_t n_percpu;
+    uint64_t throttle_periods, throttled_periods, throttled_ns;
+    struct runtime_stat_kv *memory_stat; /* memory.stat, n_memory_stat entries */
+    size_t n_memory_stat;
+    struct runtime_blkio *blkio; /* bytes read and written per device, n_blkio entries */
+    size_t n_blkio;
+};
+
+/* Counters of one network interface, from /proc/PID/net/dev. */
+struct runtime_netdev {
+    char name[32];
+    uint64_t rx_bytes, rx_packets, rx_errors, rx_dropped;
+    uint64_t tx_bytes, tx_packets, tx_errors, tx_dropped;
 };
 
 /* Start the container of BUNDLE_DIR: spawn the shim and wait (at most 10 s) until the
@@ -51,6 +81,15 @@ int runtime_pause(const char *bundle_dir, bool pause, berr_t *err);
 
 /* Cgroup statistics of the container of BUNDLE_DIR. */
 int runtime_stats(const char *bundle_dir, struct runtime_stats *st, berr_t *err);
+
+/* Free the arrays of ST (and zero it). */
+void runtime_stats_free(struct runtime_stats *st);
+
+/* The interfaces of process PID's network namespace but "lo": *OUT (allocated) gets *N. */
+int runtime_net_stats(pid_t pid, struct runtime_netdev **out, size_t *n, berr_t *err);
+
+/* The host's CPU time of every kind since boot (the "cpu" line of /proc/stat), in ns. */
+int runtime_system_cpu_ns(uint64_t *ns, berr_t *err);
 
 /* Connect to the container's attach.sock; returns the connected fd. */
 int runtime_attach(const char *bundle_dir, berr_t *err);

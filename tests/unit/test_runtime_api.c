@@ -274,6 +274,7 @@ static int print_stats(const char *bundle, berr_t *err)
     printf("memory_usage=%llu\nmemory_limit=%llu\npids_current=%llu\npids_limit=%llu\n",
            (unsigned long long)s.memory_usage, (unsigned long long)s.memory_limit,
            (unsigned long long)s.pids_current, (unsigned long long)s.pids_limit);
+    runtime_stats_free(&s);
     return 0;
 }
 
