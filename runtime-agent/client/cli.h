@@ -20,6 +20,10 @@ typedef int (*cli_cmd_fn)(struct cli *cli, int argc, char **argv);
  * the status, or -1. */
 int cli_json(struct cli *cli, const char *method, const char *path, json_t *body, json_t **out,
              berr_t *err);
+/* Connect, send REQ and read the response headers into H; a status >= 400 becomes the
+ * daemon's error (as cli_daemon_error). Returns the status, or -1. H needs cli_http_close
+ * either way. */
+int cli_open(struct cli *cli, const struct cli_req *req, struct cli_http *h, berr_t *err);
 /* The daemon's error in H (status >= 400): reads the body, sets *err. Returns -1. */
 int cli_daemon_error(struct cli_http *h, berr_t *err);
 /* Print "Error response ..." (or any error) to stderr the way docker does, free it. */

@@ -272,12 +272,8 @@ int cmd_logs(struct cli *cli, int argc, char **argv)
     struct cli_http h;
     struct cli_req req = {"GET", path, NULL, NULL, 0, -1, false};
     struct demux d = {0};
-    if (cli_http_send(&cli->ep, &h, &req, &err) < 0 || cli_http_headers(&h, &err) < 0)
+    if (cli_open(cli, &req, &h, &err) < 0)
         goto out;
-    if (h.status >= 400) {
-        cli_daemon_error(&h, &err);
-        goto out;
-    }
     h.sink = tty ? raw_feed : demux_feed;
     h.sink_arg = &d;
     if (cli_http_body(&h, &err) < 0)

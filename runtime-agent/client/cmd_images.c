@@ -233,13 +233,7 @@ static int upload(struct cli *cli, const char *path, const char *ctype, int fd,
     struct cli_req req = {"POST", path, ctype, NULL, 0, fd, false};
     int rc = -1;
 
-    if (cli_http_send(&cli->ep, &h, &req, err) < 0 || cli_http_headers(&h, err) < 0)
-        goto out;
-    if (h.status >= 400) {
-        cli_daemon_error(&h, err);
-        goto out;
-    }
-    if (cli_http_body(&h, err) < 0)
+    if (cli_open(cli, &req, &h, err) < 0 || cli_http_body(&h, err) < 0)
         goto out;
     rc = each_message(h.body, h.body_len, cb, arg, err);
 out:
@@ -419,12 +413,8 @@ int cmd_save(struct cli *cli, int argc, char **argv)
     }
     struct cli_http h;
     struct cli_req req = {"GET", path, NULL, NULL, 0, -1, false};
-    if (cli_http_send(&cli->ep, &h, &req, &err) < 0 || cli_http_headers(&h, &err) < 0)
+    if (cli_open(cli, &req, &h, &err) < 0)
         goto out;
-    if (h.status >= 400) {
-        cli_daemon_error(&h, &err);
-        goto out;
-    }
     if (output == NULL) {
         fd = 1;
     } else {

@@ -79,6 +79,15 @@ static int parse_bytes(const char *s, long long *out)
     return 0;
 }
 
+/* The attach fields run and exec share: stdin only when interactive and in the foreground. */
+static void set_attach(json_t *body, bool in, bool tty, bool detach)
+{
+    json_object_set_new(body, "AttachStdin", json_boolean(in && !detach));
+    json_object_set_new(body, "AttachStdout", json_boolean(!detach));
+    json_object_set_new(body, "AttachStderr", json_boolean(!detach));
+    json_object_set_new(body, "Tty", json_boolean(tty));
+}
+
 /* -p [[IP:]HOST:]CONTAINER[/PROTO] into ExposedPorts and PortBindings. */
 static int add_port(json_t *exposed, json_t *bindings, const char *spec)
 {
@@ -142,10 +151,8 @@ static int open_stream(struct cli *cli, struct cli_http *h, const char *path, js
         "POST", path, text ? "application/json" : "text/plain", text, text ? strlen(text) : 0,
         -1,     true};
 
-    if (cli_http_send(&cli->ep, h, &req, err) < 0 || cli_http_headers(h, err) < 0)
+    if (cli_open(cli, &req, h, err) < 0)
         return -1;
-    if (h->status >= 400)
-        return cli_daemon_error(h, err);
     if (h->status != 101 && h->status != 200)
         return berr_set(err, 0, "attach: unexpected HTTP status %d", h->status);
     /* A 101 is complete after its headers; a 200 streams as its body: both stay raw. */
@@ -203,12 +210,8 @@ static int attach_start_wait(struct cli *cli, const char *id, bool tty, bool in,
     *start_failed = false;
     if (open_stream(cli, &a, apath, NULL, err) < 0)
         goto out;
-    if (cli_http_send(&cli->ep, &w, &wreq, err) < 0 || cli_http_headers(&w, err) < 0)
+    if (cli_open(cli, &wreq, &w, err) < 0)
         goto out;
-    if (w.status >= 400) {
-        cli_daemon_error(&w, err);
-        goto out;
-    }
     if (cli_json(cli, "POST", spath, NULL, NULL, err) < 0) {
         *start_failed = true;
         goto out;
@@ -347,10 +350,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
             json_array_append_new(cmd, json_string(argv[a]));
         json_object_set_new(cfg, "Cmd", cmd);
     }
-    json_object_set_new(cfg, "AttachStdin", json_boolean(in && !detach));
-    json_object_set_new(cfg, "AttachStdout", json_boolean(!detach));
-    json_object_set_new(cfg, "AttachStderr", json_boolean(!detach));
-    json_object_set_new(cfg, "Tty", json_boolean(tty));
+    set_attach(cfg, in, tty, detach);
     json_object_set_new(cfg, "OpenStdin", json_boolean(in));
     json_object_set_new(cfg, "StdinOnce", json_boolean(in && !detach));
     json_object_set(cfg, "Env", env);
@@ -534,10 +534,7 @@ int cmd_exec(struct cli *cli, int argc, char **argv)
         json_array_append_new(cmd, json_string(argv[a]));
     json_object_set_new(body, "Cmd", cmd);
     json_object_set(body, "Env", env);
-    json_object_set_new(body, "AttachStdin", json_boolean(in && !detach));
-    json_object_set_new(body, "AttachStdout", json_boolean(!detach));
-    json_object_set_new(body, "AttachStderr", json_boolean(!detach));
-    json_object_set_new(body, "Tty", json_boolean(tty));
+    set_attach(body, in, tty, detach);
     json_object_set_new(body, "Detach", json_boolean(detach));
     cpath = xasprintf("/containers/%s/exec", argv[optind]);
     if (cli_json(cli, "POST", cpath, body, &created, &err) < 0)

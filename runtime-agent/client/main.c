@@ -97,6 +97,15 @@ int cli_daemon_error(struct cli_http *h, berr_t *err)
     return -1;
 }
 
+int cli_open(struct cli *cli, const struct cli_req *req, struct cli_http *h, berr_t *err)
+{
+    if (cli_http_send(&cli->ep, h, req, err) < 0 || cli_http_headers(h, err) < 0)
+        return -1;
+    if (h->status >= 400)
+        return cli_daemon_error(h, err);
+    return h->status;
+}
+
 int cli_json(struct cli *cli, const char *method, const char *path, json_t *body, json_t **out,
              berr_t *err)
 {
@@ -108,13 +117,7 @@ int cli_json(struct cli *cli, const char *method, const char *path, json_t *body
 
     if (out != NULL)
         *out = NULL;
-    if (cli_http_send(&cli->ep, &h, &req, err) < 0 || cli_http_headers(&h, err) < 0)
-        goto out;
-    if (h.status >= 400) {
-        cli_daemon_error(&h, err);
-        goto out;
-    }
-    if (cli_http_body(&h, err) < 0)
+    if (cli_open(cli, &req, &h, err) < 0 || cli_http_body(&h, err) < 0)
         goto out;
     if (out != NULL && h.body_len > 0) {
         json_error_t je;
