@@ -15,6 +15,7 @@
 #include "berth/util.h"
 #include "runtime-agent/client/cli.h"
 #include "runtime-agent/client/stream.h"
+#include "runtime-agent/containers/spec.h"
 
 static int help(const char *cmd, const char *usage, int c)
 {
@@ -43,40 +44,6 @@ static void add_env(json_t *env, const char *e)
     const char *v = getenv(e);
     if (v != NULL)
         json_array_append_new(env, json_string_nocheck(xasprintf("%s=%s", e, v)));
-}
-
-/* "64m", "1.5g", "512k", "1024": bytes, as docker's RAMInBytes reads them. */
-static int parse_bytes(const char *s, long long *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    double mult = 1;
-
-    if (end == s || v < 0)
-        return -1;
-    switch (*end | 0x20) {
-    case 'b':
-        break;
-    case 'k':
-        mult = 1024.0;
-        break;
-    case 'm':
-        mult = 1024.0 * 1024;
-        break;
-    case 'g':
-        mult = 1024.0 * 1024 * 1024;
-        break;
-    case 't':
-        mult = 1024.0 * 1024 * 1024 * 1024;
-        break;
-    default:
-        if (*end != '\0')
-            return -1;
-    }
-    if (*end != '\0' && end[1] != '\0' && !((end[1] | 0x20) == 'b' && end[2] == '\0'))
-        return -1;
-    *out = (long long)(v * mult);
-    return 0;
 }
 
 /* The attach fields run and exec share: stdin only when interactive and in the foreground. */
@@ -314,7 +281,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
             json_object_set_new(host, "RestartPolicy", restart_policy(optarg));
             break;
         case 'm':
-            if (parse_bytes(optarg, &n) < 0) {
+            if ((n = spec_parse_size(optarg)) < 0) {
                 fprintf(stderr, "berthd: invalid argument \"%s\" for \"-m, --memory\" flag\n",
                         optarg);
                 goto out;
