@@ -161,6 +161,12 @@ void cg_add_blkio(struct runtime_stats *st, unsigned major, unsigned minor, cons
         (struct runtime_blkio){.major = major, .minor = minor, .op = op, .value = value};
 }
 
+uint64_t cg_ticks_to_ns(uint64_t ticks)
+{
+    long hz = sysconf(_SC_CLK_TCK);
+    return ticks * (1000000000ULL / (uint64_t)(hz > 0 ? hz : 100));
+}
+
 static void pause_ms(long ms)
 {
     struct timespec ts = {0, ms * 1000000L};

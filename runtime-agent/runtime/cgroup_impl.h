@@ -42,6 +42,9 @@ uint64_t cg_read_key(const char *dir, const char *file, const char *key);
  * Lets a reader take several keys from one read of the file. */
 uint64_t cg_key(const char *text, const char *key);
 
+/* USER_HZ ticks (cpuacct.stat, /proc/stat) in nanoseconds. */
+uint64_t cg_ticks_to_ns(uint64_t ticks);
+
 /* The whole of DIR/FILE (allocated), or NULL when unreadable. */
 char *cg_read_text(const char *dir, const char *file);
 
