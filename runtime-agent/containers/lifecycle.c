@@ -278,15 +278,16 @@ static int chown_for_remap(struct container *c, const struct remap *r, berr_t *e
     return 0;
 }
 
-/* Write the bundle (spec.json and /etc files) for C's next run, its network up. */
-static int prepare_bundle(struct containers *cs, struct container *c, berr_t *err)
+/* Write the bundle (spec.json and /etc files) for C's next run, its network up. *IMG gets
+ * the image's configuration (the caller's to release), which bind_ports reuses. */
+static int prepare_bundle(struct containers *cs, struct container *c, json_t **img, berr_t *err)
 {
     const json_t *hc = c->host;
     const char *net = json_string_value(json_object_get(hc, "NetworkMode"));
     _cleanup_free_ char *net_ns = NULL, *ipc_ns = NULL, *pid_ns = NULL, *uts_ns = NULL;
     _cleanup_free_ char *hostname = NULL, *spec_path = NULL, *text = NULL;
     struct spec_inputs in = {0};
-    json_t *img = NULL, *spec = NULL, *link_env = NULL;
+    json_t *spec = NULL, *link_env = NULL;
     bool host_net = net && strcmp(net, "host") == 0;
     bool net_up = false;
     int ret = -1;
@@ -299,7 +300,7 @@ static int prepare_bundle(struct containers *cs, struct container *c, berr_t *er
     if (net && strncmp(net, "container:", 10) == 0 && ns_for(cs, net, "net", &net_ns, err) < 0)
         return -1;
     if (image_layer_dirs(cs->images, c->image_id, &in.layers, &in.n_layers, err) < 0 ||
-        image_get_config(cs->images, c->image_id, &img, err) < 0 ||
+        image_get_config(cs->images, c->image_id, img, err) < 0 ||
         mounts_spec(cs, c, &in.mounts, err) < 0)
         goto out;
     hostname = hostname_for(c, host_net);
@@ -313,7 +314,7 @@ static int prepare_bundle(struct containers *cs, struct container *c, berr_t *er
     } else if (spec_write_etc(c, hostname, false, err) < 0) {
         goto out;
     }
-    in.image_config = json_object_get(img, "config");
+    in.image_config = json_object_get(*img, "config");
     in.net_ns = net_ns;
     in.ipc_ns = ipc_ns;
     in.pid_ns = pid_ns;
@@ -337,7 +338,6 @@ out:
     }
     image_free_dirs(in.layers, in.n_layers);
     json_decref(in.mounts);
-    json_decref(img);
     json_decref(spec);
     json_decref(link_env);
     return ret;
@@ -357,22 +357,21 @@ static int start_failed(struct containers *cs, struct container *c, berr_t *err)
                     msg);
 }
 
-/* The ports C publishes: PortBindings and, with -P, its exposed ports and its image's. With
- * SAVED (a restart of berthd) the host ports are the ones it had. */
-static int bind_ports(struct containers *cs, struct container *c, const json_t *saved,
+/* The ports C publishes: PortBindings and, with -P, its exposed ports and its image's (IMG,
+ * its configuration). With SAVED (a restart of berthd) the host ports are the ones it had. */
+static int bind_ports(struct container *c, const json_t *img, const json_t *saved,
                       struct port_proxy **proxy, json_t **ports, berr_t *err)
 {
-    json_t *img = NULL, *exposed = json_object();
+    json_t *exposed = json_object();
     const json_t *hc = c->host;
 
-    if (saved == NULL && image_get_config(cs->images, c->image_id, &img, NULL) == 0)
+    if (saved == NULL)
         json_object_update(exposed,
                            json_object_get(json_object_get(img, "config"), "ExposedPorts"));
     json_object_update(exposed, json_object_get(c->config, "ExposedPorts"));
     int ret = portproxy_bind(saved ? saved : json_object_get(hc, "PortBindings"), exposed,
                              !saved && json_is_true(json_object_get(hc, "PublishAllPorts")),
                              PUBLISH_FIRST, PUBLISH_LAST, proxy, ports, err);
-    json_decref(img);
     json_decref(exposed);
     return ret;
 }
@@ -397,10 +396,14 @@ static int start_locked(struct containers *cs, struct container *c, int *attach_
     if (status == CTR_RUNNING || status == CTR_PAUSED)
         return berr_set(e, EALREADY, "container %.12s is already running", c->id);
     struct port_proxy *proxy = NULL;
-    json_t *ports = NULL;
-    if (prepare_bundle(cs, c, e) < 0)
+    json_t *ports = NULL, *img = NULL;
+    if (prepare_bundle(cs, c, &img, e) < 0) {
+        json_decref(img);
         goto fail;
-    if (bind_ports(cs, c, NULL, &proxy, &ports, e) < 0) {
+    }
+    int bound = bind_ports(c, img, NULL, &proxy, &ports, e);
+    json_decref(img);
+    if (bound < 0) {
         pthread_mutex_lock(&cs->store.lock);
         netattach_down(cs, c);
         pthread_mutex_unlock(&cs->store.lock);
@@ -939,13 +942,13 @@ int ctr_remove(struct containers *cs, struct container *c, bool force, bool volu
 /* ---- open and restore ---------------------------------------------------------------- */
 
 /* After a berthd restart: listen again on the host ports a running container had. */
-static void republish(struct containers *cs, struct container *c)
+static void republish(struct container *c)
 {
     json_t *saved = c->ports, *ports = NULL;
     berr_t e = NULL;
 
     c->ports = NULL;
-    if (saved && (bind_ports(cs, c, saved, &c->proxy, &ports, &e) < 0 ||
+    if (saved && (bind_ports(c, NULL, saved, &c->proxy, &ports, &e) < 0 ||
                   portproxy_start(c->proxy, c->pid, &e) < 0)) {
         fprintf(stderr, "berthd: container %.12s: publish its ports again: %s\n", c->id,
                 berr_msg(e));
@@ -999,7 +1002,7 @@ int containers_open(struct containers *cs, const char *data_root, const char *ex
         struct container *c = all[i];
         pthread_mutex_lock(&cs->store.lock);
         if (alive[i]) {
-            republish(cs, c);
+            republish(c);
             monitor_start(cs, c);
         } else if (is_running(c) || c->status == CTR_RESTARTING) {
             record_exit(cs, c);

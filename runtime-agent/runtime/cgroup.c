@@ -67,21 +67,26 @@ uint64_t cg_read_u64(const char *dir, const char *file)
     return strtoull(buf, NULL, 10);
 }
 
-uint64_t cg_read_key(const char *dir, const char *file, const char *key)
+uint64_t cg_key(const char *text, const char *key)
 {
-    char buf[4096];
     size_t klen = strlen(key);
 
-    if (cg_read(dir, file, buf, sizeof(buf)) < 0)
-        return 0;
-    for (char *line = buf, *next; line != NULL; line = next) {
-        next = strchr(line, '\n');
-        if (next != NULL)
-            *next++ = '\0';
+    for (const char *line = text; line != NULL; line = strchr(line, '\n')) {
+        if (*line == '\n')
+            line++;
         if (strncmp(line, key, klen) == 0 && line[klen] == ' ')
             return strtoull(line + klen + 1, NULL, 10);
     }
     return 0;
+}
+
+uint64_t cg_read_key(const char *dir, const char *file, const char *key)
+{
+    char buf[4096];
+
+    if (cg_read(dir, file, buf, sizeof(buf)) < 0)
+        return 0;
+    return cg_key(buf, key);
 }
 
 /* The next line of *CURSOR (NUL-terminated in place), or NULL at the end. */
@@ -154,6 +159,12 @@ void cg_add_blkio(struct runtime_stats *st, unsigned major, unsigned minor, cons
     st->blkio = xrealloc(st->blkio, (st->n_blkio + 1) * sizeof(*st->blkio));
     st->blkio[st->n_blkio++] =
         (struct runtime_blkio){.major = major, .minor = minor, .op = op, .value = value};
+}
+
+uint64_t cg_ticks_to_ns(uint64_t ticks)
+{
+    long hz = sysconf(_SC_CLK_TCK);
+    return ticks * (1000000000ULL / (uint64_t)(hz > 0 ? hz : 100));
 }
 
 static void pause_ms(long ms)

@@ -38,6 +38,13 @@ uint64_t cg_read_u64(const char *dir, const char *file);
 /* The value of "KEY N" in a flat-keyed file such as memory.events; 0 when missing. */
 uint64_t cg_read_key(const char *dir, const char *file, const char *key);
 
+/* The value of "KEY N" in TEXT, a flat-keyed file's contents (NULL: none); 0 when missing.
+ * Lets a reader take several keys from one read of the file. */
+uint64_t cg_key(const char *text, const char *key);
+
+/* USER_HZ ticks (cpuacct.stat, /proc/stat) in nanoseconds. */
+uint64_t cg_ticks_to_ns(uint64_t ticks);
+
 /* The whole of DIR/FILE (allocated), or NULL when unreadable. */
 char *cg_read_text(const char *dir, const char *file);
 

@@ -181,13 +181,6 @@ static uint64_t limit_or_zero(uint64_t v)
     return v >= (1ULL << 62) ? 0 : v;
 }
 
-/* cpuacct.stat counts USER_HZ ticks. */
-static uint64_t ticks_to_ns(uint64_t ticks)
-{
-    long hz = sysconf(_SC_CLK_TCK);
-    return ticks * (1000000000ULL / (uint64_t)(hz > 0 ? hz : 100));
-}
-
 /* blkio.throttle.io_service_bytes_recursive: "MAJ:MIN Read N" lines (and a "Total N"). */
 static void read_blkio(const char *dir, struct runtime_stats *st)
 {
@@ -226,12 +219,14 @@ static int v1_stats(struct cgroup *cg, struct runtime_stats *st, berr_t *err)
     st->pids_current = cg_read_u64(pids, "pids.current");
     st->pids_limit = cg_read_u64(pids, "pids.max");
     st->cpu_usage_ns = cg_read_u64(acct, "cpuacct.usage");
-    st->cpu_user_ns = ticks_to_ns(cg_read_key(acct, "cpuacct.stat", "user"));
-    st->cpu_kernel_ns = ticks_to_ns(cg_read_key(acct, "cpuacct.stat", "system"));
+    _cleanup_free_ char *ticks = cg_read_text(acct, "cpuacct.stat");
+    st->cpu_user_ns = cg_ticks_to_ns(cg_key(ticks, "user"));
+    st->cpu_kernel_ns = cg_ticks_to_ns(cg_key(ticks, "system"));
     cg_read_percpu(acct, "cpuacct.usage_percpu", st);
-    st->throttle_periods = cg_read_key(cpu, "cpu.stat", "nr_periods");
-    st->throttled_periods = cg_read_key(cpu, "cpu.stat", "nr_throttled");
-    st->throttled_ns = cg_read_key(cpu, "cpu.stat", "throttled_time");
+    _cleanup_free_ char *cpu_stat = cg_read_text(cpu, "cpu.stat");
+    st->throttle_periods = cg_key(cpu_stat, "nr_periods");
+    st->throttled_periods = cg_key(cpu_stat, "nr_throttled");
+    st->throttled_ns = cg_key(cpu_stat, "throttled_time");
     read_blkio(blkio, st);
     return 0;
 }

@@ -168,12 +168,13 @@ static int v2_stats(struct cgroup *cg, struct runtime_stats *st, berr_t *err)
     cg_read_memory_stat(dir, "memory.stat", st);
     st->pids_current = cg_read_u64(dir, "pids.current");
     st->pids_limit = cg_read_u64(dir, "pids.max");
-    st->cpu_usage_ns = cg_read_key(dir, "cpu.stat", "usage_usec") * 1000;
-    st->cpu_user_ns = cg_read_key(dir, "cpu.stat", "user_usec") * 1000;
-    st->cpu_kernel_ns = cg_read_key(dir, "cpu.stat", "system_usec") * 1000;
-    st->throttle_periods = cg_read_key(dir, "cpu.stat", "nr_periods");
-    st->throttled_periods = cg_read_key(dir, "cpu.stat", "nr_throttled");
-    st->throttled_ns = cg_read_key(dir, "cpu.stat", "throttled_usec") * 1000;
+    _cleanup_free_ char *cpu = cg_read_text(dir, "cpu.stat");
+    st->cpu_usage_ns = cg_key(cpu, "usage_usec") * 1000;
+    st->cpu_user_ns = cg_key(cpu, "user_usec") * 1000;
+    st->cpu_kernel_ns = cg_key(cpu, "system_usec") * 1000;
+    st->throttle_periods = cg_key(cpu, "nr_periods");
+    st->throttled_periods = cg_key(cpu, "nr_throttled");
+    st->throttled_ns = cg_key(cpu, "throttled_usec") * 1000;
     read_io(dir, st);
     return 0;
 }

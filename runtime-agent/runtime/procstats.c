@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "berth/util.h"
+#include "runtime-agent/runtime/cgroup_impl.h"
 #include "runtime-agent/runtime/runtime.h"
 
 void runtime_stats_free(struct runtime_stats *st)
@@ -63,7 +64,6 @@ int runtime_system_cpu_ns(uint64_t *ns, berr_t *err)
 {
     _cleanup_free_ char *text = NULL;
     unsigned long long v[7] = {0};
-    long hz = sysconf(_SC_CLK_TCK);
 
     if (read_file("/proc/stat", &text, NULL, err) < 0)
         return -1;
@@ -73,6 +73,6 @@ int runtime_system_cpu_ns(uint64_t *ns, berr_t *err)
     uint64_t ticks = 0;
     for (int i = 0; i < 7; i++)
         ticks += v[i];
-    *ns = ticks * (1000000000ULL / (uint64_t)(hz > 0 ? hz : 100));
+    *ns = cg_ticks_to_ns(ticks);
     return 0;
 }

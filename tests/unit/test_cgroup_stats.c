@@ -51,6 +51,20 @@ static void test_memory_stat_and_percpu(void **state)
     assert_ok(rm_rf(dir, &err), err);
 }
 
+static void test_flat_keys(void **state)
+{
+    (void)state;
+    const char *text = "usage_usec 7\nnr_periods 3\nnr_throttled 2\nthrottled_usec 9\n";
+
+    assert_int_equal(cg_key(text, "usage_usec"), 7);
+    assert_int_equal(cg_key(text, "nr_throttled"), 2);
+    assert_int_equal(cg_key(text, "throttled_usec"), 9);
+    /* A key is a whole word: "nr" is not "nr_periods". */
+    assert_int_equal(cg_key(text, "nr"), 0);
+    assert_int_equal(cg_key(text, "user_usec"), 0);
+    assert_int_equal(cg_key(NULL, "usage_usec"), 0);
+}
+
 static void test_host_counters(void **state)
 {
     (void)state;
@@ -74,6 +88,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_stat_and_percpu),
+        cmocka_unit_test(test_flat_keys),
         cmocka_unit_test(test_host_counters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
