@@ -9,23 +9,11 @@
 # port and a published UDP port (python3 echo entered with nsenter) answer on the host's
 # 127.0.0.1, and the UDP forward goes with its container; `rm` leaves nothing behind.
 source "$(dirname "$0")/lib.sh"
-[ "$(id -u)" -eq 0 ] || fail "the local driver needs root"
-[ -f "$TOP/build/lib/berth/machine-rootfs.tar.gz" ] || fail "no machine image: run make"
+source "$(dirname "$0")/local_env.sh"
 command -v docker >/dev/null || fail "no docker CLI"
 
-B=$BERTH
-STORE=$BERTH_STORAGE_PATH
 M=$STORE/machines/e1
 export DOCKER_CONFIG=$T/docker-config
-
-_local_cleanup() {
-    local rc=$?
-    set +e
-    for m in $($B ls -q 2>/dev/null); do $B rm -f "$m" >/dev/null 2>&1; done
-    (exit $rc)
-    _cleanup
-}
-trap _local_cleanup EXIT
 
 engine_up() { docker version >/dev/null 2>&1; }
 
