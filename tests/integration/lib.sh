@@ -78,3 +78,39 @@ expect_fail() {
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
+
+# udp_echo_at PID PORT WHAT: a UDP echo on 127.0.0.1:PORT in the network namespace of PID
+# (answers "echo MSG" to each datagram), started with bg ($BG_PID) and waited for. Python
+# because busybox has neither a UDP server applet nor nc -u.
+udp_echo_at() {
+    rm -f "$T/echo-ready"
+    bg nsenter --net=/proc/$1/ns/net python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+open(sys.argv[2], "w").close()
+while True:
+    data, peer = s.recvfrom(65535)
+    s.sendto(b"echo " + data, peer)
+' "$2" "$T/echo-ready"
+    wait_for 10 "$3" test -e "$T/echo-ready"
+}
+
+# udp_ask PORT MSG [CLIENT_PORT]: send MSG to 127.0.0.1:PORT (retrying), print the answer.
+udp_ask() {
+    timeout 20 python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+if len(sys.argv) > 3:
+    s.bind(("127.0.0.1", int(sys.argv[3])))
+s.settimeout(1)
+for _ in range(10):
+    s.sendto(sys.argv[2].encode(), ("127.0.0.1", int(sys.argv[1])))
+    try:
+        print(s.recv(65535).decode())
+        sys.exit(0)
+    except (socket.timeout, ConnectionRefusedError):
+        pass
+sys.exit("no answer from 127.0.0.1:" + sys.argv[1])
+' "$@"
+}

@@ -10,59 +10,24 @@
 # server applet, so a small python3 echo runs in the container's network namespace (nsenter
 # --net), which is what the proxy talks to. Needs root, busybox-static, the docker CLI,
 # python3, nsenter, curl.
-if [ -z "${BERTH_TEST_NETNS:-}" ]; then
-    exec unshare --net --mount -- env BERTH_TEST_NETNS=1 bash "$0" "$@"
-fi
+OWN_NETNS=1 # berthd and every client run in a network namespace of the test's own
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/berthd_env.sh"
 
 for tool in python3 nsenter curl; do
     command -v $tool >/dev/null || fail "$tool is missing"
 done
-ip link set lo up || fail "bring lo up"
 export DOCKER_HOST=unix://$SOCK
 start_berthd
 busybox_tar "$T/busybox.tar"
 dk import --change 'CMD ["sh"]' "$T/busybox.tar" busybox:latest >/dev/null || fail "docker import"
 
-# A UDP echo on 127.0.0.1:PORT: answers "echo MSG" to each datagram.
-cat >"$T/echo.py" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-open(sys.argv[2], "w").close()
-while True:
-    data, peer = s.recvfrom(65535)
-    s.sendto(b"echo " + data, peer)
-EOF
-# udp_ask PORT MSG [CLIENT_PORT]: send MSG to 127.0.0.1:PORT (retrying), print the answer.
-cat >"$T/ask.py" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-if len(sys.argv) > 3:
-    s.bind(("127.0.0.1", int(sys.argv[3])))
-s.settimeout(1)
-for _ in range(10):
-    s.sendto(sys.argv[2].encode(), ("127.0.0.1", int(sys.argv[1])))
-    try:
-        print(s.recv(65535).decode())
-        sys.exit(0)
-    except (socket.timeout, ConnectionRefusedError):
-        pass
-sys.exit("no answer from 127.0.0.1:" + sys.argv[1])
-EOF
-udp_ask() {
-    timeout 20 python3 "$T/ask.py" "$@"
-}
-
 # udp_echo_in NAME PORT: the echo on PORT in container NAME's network namespace.
 udp_echo_in() {
     local pid
     pid=$(dk inspect -f '{{.State.Pid}}' "$1") || fail "inspect $1"
-    rm -f "$T/echo-ready"
-    bg nsenter --net=/proc/$pid/ns/net python3 "$T/echo.py" "$2" "$T/echo-ready"
+    udp_echo_at "$pid" "$2" "the UDP echo in $1"
     ECHO_PIDS+=("$BG_PID")
-    wait_for 10 "the UDP echo in $1" test -e "$T/echo-ready"
 }
 ECHO_PIDS=()
 

@@ -9,23 +9,11 @@
 # port and a published UDP port (python3 echo entered with nsenter) answer on the host's
 # 127.0.0.1, and the UDP forward goes with its container; `rm` leaves nothing behind.
 source "$(dirname "$0")/lib.sh"
-[ "$(id -u)" -eq 0 ] || fail "the local driver needs root"
-[ -f "$TOP/build/lib/berth/machine-rootfs.tar.gz" ] || fail "no machine image: run make"
+source "$(dirname "$0")/local_env.sh"
 command -v docker >/dev/null || fail "no docker CLI"
 
-B=$BERTH
-STORE=$BERTH_STORAGE_PATH
 M=$STORE/machines/e1
 export DOCKER_CONFIG=$T/docker-config
-
-_local_cleanup() {
-    local rc=$?
-    set +e
-    for m in $($B ls -q 2>/dev/null); do $B rm -f "$m" >/dev/null 2>&1; done
-    (exit $rc)
-    _cleanup
-}
-trap _local_cleanup EXIT
 
 engine_up() { docker version >/dev/null 2>&1; }
 
@@ -110,41 +98,16 @@ for st in /proc/[0-9]*/status; do
     grep -q "e1-$ID" "$d/cgroup" 2>/dev/null && hpid=$h && break
 done
 [ -n "$hpid" ] || fail "no host pid for the container's pid $mpid"
-cat >"$T/echo.py" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-open(sys.argv[2], "w").close()
-while True:
-    data, peer = s.recvfrom(65535)
-    s.sendto(b"echo " + data, peer)
-PY
-cat >"$T/ask.py" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-if len(sys.argv) > 3:
-    s.bind(("127.0.0.1", int(sys.argv[3])))
-s.settimeout(1)
-for _ in range(10):
-    s.sendto(sys.argv[2].encode(), ("127.0.0.1", int(sys.argv[1])))
-    try:
-        print(s.recv(65535).decode())
-        sys.exit(0)
-    except (socket.timeout, ConnectionRefusedError):
-        pass
-sys.exit("no answer from 127.0.0.1:" + sys.argv[1])
-PY
-bg nsenter --net=/proc/$hpid/ns/net python3 "$T/echo.py" 53 "$T/echo-ready"
-wait_for 10 "the UDP echo in the container" test -e "$T/echo-ready"
+udp_echo_at "$hpid" 53 "the UDP echo in the container"
 udp_forward() {
     grep -q "\"Proto\": \"udp\"" "$M/local/forwards.json" &&
         awk -v p=":$(printf '%04X' "$UPORT")" 'NR > 1 && $2 == "0100007F" p' /proc/net/udp | grep -q .
 }
 wait_for 10 "the UDP forward of $UPORT on the host's 127.0.0.1" udp_forward
-assert_eq "$(timeout 20 python3 "$T/ask.py" "$UPORT" hello)" "echo hello" "UDP through $UPORT"
-assert_eq "$(timeout 20 python3 "$T/ask.py" "$UPORT" second 0)" "echo second" "a second client"
+assert_eq "$(udp_ask "$UPORT" hello)" "echo hello" "UDP through $UPORT"
+assert_eq "$(udp_ask "$UPORT" second 0)" "echo second" "a second client"
 big=$(head -c 6000 /dev/zero | tr '\0' x)
-assert_eq "$(timeout 20 python3 "$T/ask.py" "$UPORT" "$big")" "echo $big" "a 6000-byte datagram"
+assert_eq "$(udp_ask "$UPORT" "$big")" "echo $big" "a 6000-byte datagram"
 # Only the published socket is forwarded, not the supervisor's flows nor berthd's others.
 assert_eq "$(grep -c '"udp"' "$M/local/forwards.json")" 1 "UDP forwards"
 docker rm -f udp >/dev/null || fail "rm -f udp"

@@ -7,22 +7,10 @@
 # own, so the bridge never appears on the host. Needs root.
 OWN_NETNS=1
 source "$(dirname "$0")/lib.sh"
-[ "$(id -u)" -eq 0 ] || fail "the local driver needs root"
-[ -f "$TOP/build/lib/berth/machine-rootfs.tar.gz" ] || fail "no machine image: run make"
+source "$(dirname "$0")/local_env.sh"
 command -v docker >/dev/null || fail "no docker CLI"
 
-B=$BERTH
-STORE=$BERTH_STORAGE_PATH
 export DOCKER_CONFIG=$T/docker-config
-
-_local_cleanup() {
-    local rc=$?
-    set +e
-    for m in $($B ls -q 2>/dev/null); do $B rm -f "$m" >/dev/null 2>&1; done
-    (exit $rc)
-    _cleanup
-}
-trap _local_cleanup EXIT
 
 engine_up() { docker version >/dev/null 2>&1; }
 links() { ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort | tr '\n' ' '; }

@@ -5,27 +5,7 @@
 # killed processes and stale records read as Stopped -> kill, restart -> rm -y leaves no
 # process, mount, cgroup or port behind. Needs root (namespaces, cgroups).
 source "$(dirname "$0")/lib.sh"
-[ "$(id -u)" -eq 0 ] || fail "the local driver needs root"
-[ -f "$TOP/build/lib/berth/machine-rootfs.tar.gz" ] || fail "no machine image: run make"
-
-B=$BERTH
-STORE=$BERTH_STORAGE_PATH
-
-# Remove every machine before lib.sh deletes $T (a running machine holds its rootfs).
-_local_cleanup() {
-    local rc=$?
-    set +e
-    for m in $($B ls -q 2>/dev/null); do $B rm -f "$m" >/dev/null 2>&1; done
-    (exit $rc)
-    _cleanup
-}
-trap _local_cleanup EXIT
-
-# Until core generates the machine's key, the test puts one where the driver and core look.
-newkey() {
-    mkdir -p "$STORE/machines/$1"
-    ssh-keygen -q -t ecdsa -b 256 -m PEM -N '' -C "berth-test" -f "$STORE/machines/$1/id_ecdsa"
-}
+source "$(dirname "$0")/local_env.sh"
 
 # mssh NAME CMD: OpenSSH's client into the machine with its key and forwarded port.
 mssh() {

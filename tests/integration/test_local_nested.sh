@@ -4,25 +4,7 @@
 # layout, the latter made in a private mount namespace of the test), devices, ptys; and the
 # driver's errors for bad flags and busy ports. Needs root.
 source "$(dirname "$0")/lib.sh"
-[ "$(id -u)" -eq 0 ] || fail "the local driver needs root"
-[ -f "$TOP/build/lib/berth/machine-rootfs.tar.gz" ] || fail "no machine image: run make"
-
-B=$BERTH
-STORE=$BERTH_STORAGE_PATH
-
-_local_cleanup() {
-    local rc=$?
-    set +e
-    for m in $($B ls -q 2>/dev/null); do $B rm -f "$m" >/dev/null 2>&1; done
-    (exit $rc)
-    _cleanup
-}
-trap _local_cleanup EXIT
-
-newkey() {
-    mkdir -p "$STORE/machines/$1"
-    ssh-keygen -q -t ecdsa -b 256 -m PEM -N '' -C berth-test -f "$STORE/machines/$1/id_ecdsa"
-}
+source "$(dirname "$0")/local_env.sh"
 
 mssh() {
     local name=$1

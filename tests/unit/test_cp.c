@@ -2,10 +2,8 @@
  * whatever its symlinks say ("/", "../../..", host paths), hostile tars never write outside
  * it, a tree written by cp_extract comes back the same from cp_archive, and users resolve in
  * the container's own /etc files. Needs root (chown, mknod). */
-#include "tests/unit/testutil.h"
+#include "tests/unit/tarbuild.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -89,21 +87,6 @@ static void assert_canary(struct fixture *f)
 
 /* ---- tars in memory ------------------------------------------------------------------ */
 
-struct tarb {
-    struct archive *a;
-    struct io_buf buf;
-    struct io_writer w;
-};
-
-static void tb_begin(struct tarb *t)
-{
-    memset(t, 0, sizeof(*t));
-    t->w = io_buf_writer(&t->buf);
-    t->a = archive_write_new();
-    archive_write_set_format_pax_restricted(t->a);
-    assert_int_equal(io_archive_write_open(t->a, &t->w), ARCHIVE_OK);
-}
-
 static void tb_add(struct tarb *t, const char *name, mode_t type, mode_t perm, const char *data,
                    const char *link)
 {
@@ -124,12 +107,6 @@ static void tb_add(struct tarb *t, const char *name, mode_t type, mode_t perm, c
     if (data)
         archive_write_data(t->a, data, strlen(data));
     archive_entry_free(e);
-}
-
-static void tb_end(struct tarb *t)
-{
-    archive_write_close(t->a);
-    archive_write_free(t->a);
 }
 
 static int extract(struct fixture *f, const char *dir, struct tarb *t, struct cp_extract_opts *o,

@@ -2,14 +2,8 @@
  * (layer_pack): hostile tars never write outside the target directory,
  * whiteouts become overlayfs whiteouts and back, the DiffID is the sha256 of
  * the uncompressed tar bytes. Needs root (mknod, chown, trusted.* xattrs). */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include "tests/unit/testutil.h"
+#include "tests/unit/tarbuild.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -68,22 +62,6 @@ static int teardown(void **state)
     return r;
 }
 
-/* A tar built in memory with libarchive. */
-struct tarb {
-    struct archive *a;
-    struct io_buf buf;
-    struct io_writer w;
-};
-
-static void tb_begin(struct tarb *t)
-{
-    memset(t, 0, sizeof(*t));
-    t->w = io_buf_writer(&t->buf);
-    t->a = archive_write_new();
-    archive_write_set_format_pax_restricted(t->a);
-    assert_int_equal(io_archive_write_open(t->a, &t->w), ARCHIVE_OK);
-}
-
 static struct archive_entry *tb_entry(const char *path, mode_t type, mode_t perm)
 {
     struct archive_entry *e = archive_entry_new();
@@ -131,12 +109,6 @@ static void tb_hardlink(struct tarb *t, const char *path, const char *target)
 
     archive_entry_set_hardlink(e, target);
     tb_put(t, e, NULL);
-}
-
-static void tb_end(struct tarb *t)
-{
-    assert_int_equal(archive_write_close(t->a), ARCHIVE_OK);
-    archive_write_free(t->a);
 }
 
 static int apply_buf(const char *dir, const struct io_buf *b, unsigned flags,

@@ -2,14 +2,8 @@
  * delete, create, query, save, load): content addressing, resolution,
  * Docker's rmi rules, save/load round trips and digest checks, persistence
  * and concurrent use. Needs root (layers keep owners and device nodes). */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include "tests/unit/testutil.h"
+#include "tests/unit/tarbuild.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -76,13 +70,10 @@ static void assert_err(berr_t *err, int code, const char *want)
 /* A rootfs tar in memory: a few files whose content depends on SEED. */
 static struct io_buf rootfs_tar(const char *seed)
 {
-    struct io_buf b = {0};
-    struct io_writer w = io_buf_writer(&b);
-    struct archive *a = archive_write_new();
+    struct tarb t;
     const char *files[][2] = {{"etc/hostname", seed}, {"bin/hello", "#!/bin/sh\necho hi\n"}};
 
-    archive_write_set_format_pax_restricted(a);
-    assert_int_equal(io_archive_write_open(a, &w), ARCHIVE_OK);
+    tb_begin(&t);
     for (size_t i = 0; i < 2; i++) {
         struct archive_entry *e = archive_entry_new();
         archive_entry_set_pathname(e, files[i][0]);
@@ -90,13 +81,12 @@ static struct io_buf rootfs_tar(const char *seed)
         archive_entry_set_perm(e, 0755);
         archive_entry_set_size(e, (la_int64_t)strlen(files[i][1]));
         archive_entry_set_mtime(e, 1700000000, 0);
-        assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-        archive_write_data(a, files[i][1], strlen(files[i][1]));
+        assert_int_equal(archive_write_header(t.a, e), ARCHIVE_OK);
+        archive_write_data(t.a, files[i][1], strlen(files[i][1]));
         archive_entry_free(e);
     }
-    archive_write_close(a);
-    archive_write_free(a);
-    return b;
+    tb_end(&t);
+    return t.buf;
 }
 
 static char *import(struct image_store *s, const char *seed, const char *ref, json_t *changes)
