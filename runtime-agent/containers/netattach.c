@@ -288,17 +288,29 @@ out:
 
 /* ---- /etc/hosts and /etc/resolv.conf ------------------------------------------------- */
 
-/* The primary endpoint's address ("" when none). */
-static const char *primary_ip(const struct container *c)
+/* The primary endpoint: the first of EPS (NULL when none). */
+static json_t *first_ep(const json_t *eps)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach(c->endpoints, key, v)
-    {
-        const char *ip = jstr(v, "IPAddress");
-        return ip ? ip : "";
-    }
-    return "";
+    return json_object_iter_value(json_object_iter((json_t *)eps));
+}
+
+/* The address of the primary endpoint of EPS ("" when none). */
+static const char *primary_ip(const json_t *eps)
+{
+    const char *ip = jstr(first_ep(eps), "IPAddress");
+    return ip ? ip : "";
+}
+
+/* T's address when its primary endpoint is on the default bridge, else NULL. Caller holds
+ * the store lock. */
+static const char *default_bridge_ip(struct containers *cs, const struct container *t)
+{
+    const json_t *ep = first_ep(t->endpoints);
+    const char *nid = jstr(ep, "NetworkID");
+    const char *ip = jstr(ep, "IPAddress");
+    if (cs->nets->default_id == NULL || nid == NULL || strcmp(nid, cs->nets->default_id) != 0)
+        return NULL;
+    return ip && *ip ? ip : NULL;
 }
 
 /* The address of container NAME on the default bridge, and its hostname; -1 when it does
@@ -312,23 +324,13 @@ static int link_target(struct containers *cs, const char *name, char **ip, char 
     if (ctr_get(&cs->store, name, &t, NULL) < 0)
         return -1;
     pthread_mutex_lock(&cs->store.lock);
-    if (t->status == CTR_RUNNING || t->status == CTR_PAUSED) {
-        const char *key;
-        json_t *v;
-        json_object_foreach(t->endpoints, key, v)
-        {
-            if (cs->nets->default_id &&
-                strcmp(jstr(v, "NetworkID") ? jstr(v, "NetworkID") : "", cs->nets->default_id) ==
-                    0 &&
-                jstr(v, "IPAddress") && *jstr(v, "IPAddress")) {
-                *ip = xstrdup(jstr(v, "IPAddress"));
-                const char *h = jstr(t->config, "Hostname");
-                *hostname = xstrdup(h && *h ? h : "");
-                *id = xstrdup(t->id);
-                ret = 0;
-            }
-            break;
-        }
+    const char *tip = default_bridge_ip(cs, t);
+    if ((t->status == CTR_RUNNING || t->status == CTR_PAUSED) && tip) {
+        const char *h = jstr(t->config, "Hostname");
+        *ip = xstrdup(tip);
+        *hostname = xstrdup(h && *h ? h : "");
+        *id = xstrdup(t->id);
+        ret = 0;
     }
     pthread_mutex_unlock(&cs->store.lock);
     ctr_put(&cs->store, t);
@@ -523,16 +525,8 @@ static int write_etc(struct containers *cs, const struct container *c, const jso
 {
     _cleanup_free_ char *hosts = path_join(c->dir, "hosts");
     _cleanup_free_ char *resolv = path_join(c->dir, "resolv.conf");
-    const char *ip = "";
-    const char *key;
-    json_t *v;
 
-    json_object_foreach((json_t *)eps, key, v)
-    {
-        ip = jstr(v, "IPAddress") ? jstr(v, "IPAddress") : "";
-        break;
-    }
-    _cleanup_free_ char *ht = hosts_text(cs, c, hostname, ip);
+    _cleanup_free_ char *ht = hosts_text(cs, c, hostname, primary_ip(eps));
     _cleanup_free_ char *rt = resolv_text(c, on_user_network(cs, eps));
     if (write_file_atomic(hosts, ht, strlen(ht), 0644, err) < 0 ||
         write_file_atomic(resolv, rt, strlen(rt), 0644, err) < 0)
@@ -677,17 +671,8 @@ static int links_up(struct containers *cs, struct container *c, const char *my_i
             return http_err(err, EINVAL, "Cannot link to /%s, as it does not exist", name);
         pthread_mutex_lock(&cs->store.lock);
         bool running = t->status == CTR_RUNNING || t->status == CTR_PAUSED;
-        const char *tip = NULL;
-        const char *key;
-        json_t *ep;
-        json_object_foreach(t->endpoints, key, ep)
-        {
-            if (cs->nets->default_id && strcmp(jstr(ep, "NetworkID") ? jstr(ep, "NetworkID") : "",
-                                               cs->nets->default_id) == 0)
-                tip = jstr(ep, "IPAddress");
-            break;
-        }
-        _cleanup_free_ char *ip = tip && *tip ? xstrdup(tip) : NULL;
+        const char *tip = default_bridge_ip(cs, t);
+        _cleanup_free_ char *ip = tip ? xstrdup(tip) : NULL;
         pthread_mutex_unlock(&cs->store.lock);
         int ret = 0;
         if (!running)
@@ -778,6 +763,15 @@ static json_t *ep_link_names(const json_t *ep)
 }
 
 /* Bring up endpoint EP (network NAME) of C as interface eth<IDX> in namespace PATH. */
+/* Register C's names for endpoint EP (address ADDR on network NID) with the DNS records. */
+static void ep_names_add(struct containers *cs, const struct container *c, const char *nid,
+                         const json_t *ep, struct in_addr addr)
+{
+    json_t *links = ep_link_names(ep);
+    net_endpoint_add(cs->nets, nid, c->id, c->name, json_object_get(ep, "Aliases"), links, addr);
+    json_decref(links);
+}
+
 static int ep_up(struct containers *cs, struct container *c, const char *path, const char *name,
                  json_t *ep, int idx, berr_t *err)
 {
@@ -835,9 +829,7 @@ static int ep_up(struct containers *cs, struct container *c, const char *path, c
     json_object_set_new(ep, PRIV, json_pack("{s:s,s:s}", "HostIf", hostif, "IfName", ifname));
     if (!ni.is_default)
         json_object_set_new(ep, "DNSNames", dns_names(c, ep));
-    json_t *links = ep_link_names(ep);
-    net_endpoint_add(cs->nets, ni.id, c->id, c->name, json_object_get(ep, "Aliases"), links, addr);
-    json_decref(links);
+    ep_names_add(cs, c, ni.id, ep, addr);
     events_network("connect", ni.id, ni.name, "bridge", c->id);
     return 0;
 }
@@ -905,9 +897,8 @@ int netattach_up(struct containers *cs, struct container *c, const char *hostnam
     if (on_user_network(cs, eps) && dns_up(cs, c, path, err) < 0)
         goto fail;
     if (mode_is(c, "bridge")) {
-        ep = json_object_iter_value(json_object_iter(eps));
-        const char *ip = jstr(ep, "IPAddress");
-        if (links_up(cs, c, ip ? ip : "", *link_env, err) < 0)
+        ep = first_ep(eps);
+        if (links_up(cs, c, primary_ip(eps), *link_env, err) < 0)
             goto fail;
         if (json_array_size(json_object_get(c->host, "Links")) > 0)
             json_object_set_new(json_object_get(ep, PRIV), "LinkRules", json_true());
@@ -986,10 +977,7 @@ void netattach_restore(struct containers *cs, struct container *c, bool running)
             log_warn("container %.12s: keep address %s: %s", c->id, ip, berr_msg(e));
             berr_free(&e);
         }
-        json_t *links = ep_link_names(ep);
-        net_endpoint_add(cs->nets, nid, c->id, c->name, json_object_get(ep, "Aliases"), links,
-                         aton(ip));
-        json_decref(links);
+        ep_names_add(cs, c, nid, ep, aton(ip));
     }
     berr_t e = NULL;
     if (on_user_network(cs, c->endpoints) && dns_up(cs, c, path, &e) < 0) {
@@ -1058,7 +1046,7 @@ static void refresh_one(struct containers *cs, struct container *x)
 {
     pthread_mutex_lock(&cs->store.lock);
     bool running = x->status == CTR_RUNNING || x->status == CTR_PAUSED;
-    _cleanup_free_ char *ip = xstrdup(primary_ip(x));
+    _cleanup_free_ char *ip = xstrdup(primary_ip(x->endpoints));
     const char *h = jstr(x->config, "Hostname");
     _cleanup_free_ char *hostname = xstrdup(h && *h ? h : "");
     bool rules = had_link_rules(x->endpoints);
@@ -1206,12 +1194,8 @@ int netattach_disconnect(struct containers *cs, struct container *c, const char 
     json_object_foreach(c->endpoints, key, v)
     {
         const char *ip = jstr(v, "IPAddress");
-        if (ip && *ip && jstr(v, "NetworkID")) {
-            json_t *links = ep_link_names(v);
-            net_endpoint_add(cs->nets, jstr(v, "NetworkID"), c->id, c->name,
-                             json_object_get(v, "Aliases"), links, aton(ip));
-            json_decref(links);
-        }
+        if (ip && *ip && jstr(v, "NetworkID"))
+            ep_names_add(cs, c, jstr(v, "NetworkID"), v, aton(ip));
     }
     bool dns_left = on_user_network(cs, c->endpoints);
     ret = ctr_save(&cs->store, c, err);

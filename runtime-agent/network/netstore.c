@@ -126,6 +126,18 @@ static void network_free(struct network *n)
     free(n);
 }
 
+/* A bridge network's subnet, gateway and range, as both the record and inspect show them. */
+static json_t *ipam_json(const struct network *n)
+{
+    _cleanup_free_ char *sub = cidr_text(n->subnet, n->prefix), *gw = addr_text(n->gateway);
+    json_t *c = json_pack("{s:s,s:s}", "Subnet", sub, "Gateway", gw);
+    if (n->range_prefix) {
+        _cleanup_free_ char *r = cidr_text(n->range, n->range_prefix);
+        json_object_set_new(c, "IPRange", json_string(r));
+    }
+    return c;
+}
+
 static json_t *record_json(const struct network *n)
 {
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:b,s:b,s:b,s:i,s:O,s:O}", "Id", n->id,
@@ -134,17 +146,10 @@ static json_t *record_json(const struct network *n)
                           n->predefined, "UserSubnet", n->user_subnet, "IPMasq", n->ip_masq, "MTU",
                           n->mtu, "Labels", n->labels, "Options", n->options);
     if (strcmp(n->driver, "bridge") == 0) {
+        json_t *ipam = ipam_json(n);
         json_object_set_new(j, "Bridge", json_string(n->bridge));
-        char *s = cidr_text(n->subnet, n->prefix), *g = addr_text(n->gateway);
-        json_object_set_new(j, "Subnet", json_string(s));
-        json_object_set_new(j, "Gateway", json_string(g));
-        free(s);
-        free(g);
-        if (n->range_prefix) {
-            char *r = cidr_text(n->range, n->range_prefix);
-            json_object_set_new(j, "IPRange", json_string(r));
-            free(r);
-        }
+        json_object_update(j, ipam);
+        json_decref(ipam);
     }
     return j;
 }
@@ -699,18 +704,8 @@ int net_remove(struct net_store *s, const char *ref, bool in_use, berr_t *err)
 json_t *net_json(const struct network *n)
 {
     json_t *cfg = json_array();
-    if (strcmp(n->driver, "bridge") == 0) {
-        char *sub = cidr_text(n->subnet, n->prefix), *gw = addr_text(n->gateway);
-        json_t *c = json_pack("{s:s,s:s}", "Subnet", sub, "Gateway", gw);
-        if (n->range_prefix) {
-            char *r = cidr_text(n->range, n->range_prefix);
-            json_object_set_new(c, "IPRange", json_string(r));
-            free(r);
-        }
-        json_array_append_new(cfg, c);
-        free(sub);
-        free(gw);
-    }
+    if (strcmp(n->driver, "bridge") == 0)
+        json_array_append_new(cfg, ipam_json(n));
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:{s:s,s:n,s:o},s:b,s:b,s:b,s:{s:s},s:b,s:{},s:O,"
                      "s:O}",
                      "Name", n->name, "Id", n->id, "Created", n->created, "Scope", "local",
