@@ -551,14 +551,13 @@ static int port_cmp(const void *a, const void *b)
     return strcmp(x, y);
 }
 
-/* The ports container T exposes (its own and its image's), sorted: "80/tcp", ... */
-static json_t *exposed_ports(struct containers *cs, const struct container *t)
+/* The ports container T exposes (its own and its image's, ICFG), sorted: "80/tcp", ... */
+static json_t *exposed_ports(const json_t *icfg, const struct container *t)
 {
-    json_t *img = NULL, *all = json_object(), *out = json_array(), *v;
+    json_t *all = json_object(), *out = json_array(), *v;
     const char *key;
 
-    if (image_get_config(cs->images, t->image_id, &img, NULL) == 0)
-        json_object_update(all, json_object_get(json_object_get(img, "config"), "ExposedPorts"));
+    json_object_update(all, json_object_get(icfg, "ExposedPorts"));
     json_object_update(all, json_object_get(t->config, "ExposedPorts"));
     size_t n = json_object_size(all), i = 0;
     const char **keys = xcalloc(n + 1, sizeof(*keys));
@@ -571,31 +570,30 @@ static json_t *exposed_ports(struct containers *cs, const struct container *t)
         json_array_append_new(out, json_string(keys[i]));
     free(keys);
     json_decref(all);
-    json_decref(img);
     return out;
 }
 
-static json_t *env_of(struct containers *cs, const struct container *t)
+/* T's environment: its image's (ICFG) and its own. */
+static json_t *env_of(const json_t *icfg, const struct container *t)
 {
-    json_t *img = NULL, *env = json_array(), *v;
+    json_t *env = json_array(), *v;
     size_t i;
-    if (image_get_config(cs->images, t->image_id, &img, NULL) == 0)
-        json_array_extend(env, json_object_get(json_object_get(img, "config"), "Env"));
+    json_array_extend(env, json_object_get(icfg, "Env"));
     json_array_foreach(json_object_get(t->config, "Env"), i, v)
     {
         if (json_is_string(v))
             json_array_append(env, v);
     }
-    json_decref(img);
     return env;
 }
 
-/* Docker's link variables for ALIAS -> T (address IP), appended to ENV. */
-static void link_env(struct containers *cs, const struct container *c, const struct container *t,
-                     const char *alias, const char *ip, json_t *env)
+/* Docker's link variables for ALIAS -> a container with PORTS and environment TENV at
+ * address IP, appended to ENV. */
+static void link_env(const struct container *c, const char *alias, const char *ip,
+                     const json_t *ports, const json_t *tenv, json_t *env)
 {
     _cleanup_free_ char *up = xstrdup(alias);
-    json_t *ports = exposed_ports(cs, t), *v, *tenv = env_of(cs, t);
+    json_t *v;
     size_t i;
 
     upper_alias(up);
@@ -626,20 +624,18 @@ static void link_env(struct containers *cs, const struct container *c, const str
             continue;
         json_array_append_new(env, json_sprintf("%s_ENV_%.*s=%s", up, (int)(eq - e), e, eq + 1));
     }
-    json_decref(ports);
-    json_decref(tenv);
 }
 
-/* With --icc=false on the default bridge: let C reach T's exposed ports. */
+/* With --icc=false on the default bridge: let C reach PORTS of the container at T_IP. */
 static int link_rules(struct containers *cs, const struct container *c, const char *my_ip,
-                      const struct container *t, const char *t_ip, berr_t *err)
+                      const json_t *ports, const char *t_ip, berr_t *err)
 {
     struct netinfo ni;
     if (cs->nets->default_id == NULL || net_info(cs, cs->nets->default_id, &ni, err) < 0)
         return -1;
     if (ni.icc)
         return 0;
-    json_t *ports = exposed_ports(cs, t), *v;
+    json_t *v;
     size_t i;
     int ret = 0;
     json_array_foreach(ports, i, v)
@@ -650,7 +646,6 @@ static int link_rules(struct containers *cs, const struct container *c, const ch
                                        slash ? slash + 1 : "tcp", err) < 0)
             ret = -1;
     }
-    json_decref(ports);
     return ret;
 }
 
@@ -684,8 +679,15 @@ static int links_up(struct containers *cs, struct container *c, const char *my_i
                            "network",
                            t->name);
         else {
-            link_env(cs, c, t, alias, ip, env);
-            ret = link_rules(cs, c, my_ip, t, ip, err);
+            json_t *img = NULL; /* the target's image config, read once for both */
+            image_get_config(cs->images, t->image_id, &img, NULL);
+            const json_t *icfg = json_object_get(img, "config");
+            json_t *ports = exposed_ports(icfg, t), *tenv = env_of(icfg, t);
+            link_env(c, alias, ip, ports, tenv, env);
+            ret = link_rules(cs, c, my_ip, ports, ip, err);
+            json_decref(ports);
+            json_decref(tenv);
+            json_decref(img);
         }
         ctr_put(&cs->store, t);
         if (ret < 0)
